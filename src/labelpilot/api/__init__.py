@@ -1,0 +1,1 @@
+"""The ModelArts v2 routes and their request/response schemas."""

@@ -1,0 +1,169 @@
+"""create_app(): routers, error handlers, request ids, lifespan, console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from labelpilot import __version__
+from labelpilot.api import datasets, samples, tasks
+from labelpilot.api.deps import Services
+from labelpilot.config import Settings, get_settings
+from labelpilot.db import Database
+from labelpilot.engine.worker import reap_expired
+from labelpilot.errors import LabelPilotError
+from labelpilot.storage import open_storage
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def error_response(status: int, code: str, msg: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "error_msg": msg}, status_code=status)
+
+
+class RequestIdMiddleware:
+    """Sets ``X-Request-Id`` on every response, limits body size, hides tracebacks."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                resp = error_response(
+                    413,
+                    "ModelArts.4104",
+                    f"Request body is larger than {self.max_body_bytes} bytes",
+                )
+                await resp(scope, receive, send_with_id)
+                return
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error (request %s)", request_id)
+            if not started:
+                resp = error_response(
+                    500, "ModelArts.0010", f"Internal error; request id {request_id}"
+                )
+                await resp(scope, receive, send_with_id)
+
+
+def _field_message(exc: RequestValidationError) -> tuple[str, str]:
+    err: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or "body"
+    if err.get("type") == "json_invalid":
+        return "ModelArts.4105", f"The request body is not valid JSON: {err.get('msg', '')}"
+    if err.get("type") == "missing" and field == "body":
+        return "ModelArts.4202", "The request body is empty"
+    return "ModelArts.0104", f"Invalid parameter {field}: {err.get('msg', 'invalid value')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LabelPilotError)
+    async def _lp(_: Request, exc: LabelPilotError) -> JSONResponse:
+        return error_response(exc.status_code, exc.error_code, exc.error_msg)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        code, msg = _field_message(exc)
+        return error_response(400, code, msg)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(404, "ModelArts.4204", "No such API")
+        if exc.status_code == 405:
+            return error_response(405, "ModelArts.4204", "Method not allowed on this API")
+        return error_response(exc.status_code, f"ModelArts.{exc.status_code}", str(exc.detail))
+
+
+async def _reaper(svc: Services) -> None:
+    """Ends or requeues tasks whose worker died, even if no worker is left to notice."""
+    interval = max(1.0, svc.settings.lease_seconds / 3)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(reap_expired, svc.db, svc.settings)
+        except Exception:
+            log.exception("reaper failed")
+
+
+def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> FastAPI:
+    """The LabelPilot ASGI app: ModelArts v2 API, OpenAPI at /openapi.json, docs at /docs."""
+    settings = settings or get_settings()
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    svc = Services(settings=settings, db=db, storage=open_storage(settings.resolved_storage_root))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        reaper = asyncio.create_task(_reaper(svc)) if run_reaper else None
+        try:
+            yield
+        finally:
+            if reaper:
+                reaper.cancel()
+            db.dispose()
+
+    app = FastAPI(
+        title="LabelPilot",
+        version=__version__,
+        description="Intelligent labeling tasks behind a ModelArts-compatible data-management API.",
+        lifespan=lifespan,
+        default_response_class=_OrjsonResponse,
+    )
+    app.state.services = svc
+    install_error_handlers(app)
+    app.include_router(tasks.router)
+    app.include_router(datasets.router)
+    app.include_router(samples.router)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    if (WEB_DIR / "index.html").is_file():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/console", StaticFiles(directory=WEB_DIR, html=True), name="console")
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/console/")
+
+    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+class _OrjsonResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

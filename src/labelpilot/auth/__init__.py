@@ -1,0 +1,1 @@
+"""Request authentication: AK/SK signatures compatible with huaweicloudsdkcore."""

@@ -1,0 +1,66 @@
+"""One typed settings tree. Environment variables use the prefix ``LABELPILOT_``.
+
+This is the only module that reads ``os.environ`` (through pydantic-settings).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """LabelPilot settings; every field can be set as ``LABELPILOT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELPILOT_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./labelpilot-data"), description="Root of local state")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite file under data_dir"
+    )
+    storage_root: str | None = Field(
+        default=None, description="Storage URL for sample files; default <data_dir>/storage"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    auth_mode: Literal["required", "none"] = Field(
+        default="required", description="'none' = explicit single-user mode without auth"
+    )
+    default_project_id: str = Field(
+        default="labelpilot", description="Project used by single-user mode and the demo"
+    )
+    workers: int = Field(default=1, ge=0, description="Local worker processes started by serve")
+    lease_seconds: float = Field(default=30.0, gt=0, description="Worker lease on a task")
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    poll_seconds: float = Field(default=0.5, gt=0, description="Worker idle poll interval")
+    max_attempts: int = Field(
+        default=2, ge=1, description="Runs of a task before a lost worker fails it"
+    )
+    signature_skew_seconds: int = 15 * 60
+    auto_deploy_type: int = Field(default=8, description="RunningTask.type integer of auto-deploy")
+    runner_plugins: dict[str, str] = Field(
+        default_factory=dict,
+        description="task_type -> 'module:Class' runner overrides (plugins, tests)",
+    )
+    max_body_bytes: int = Field(default=12 * 1024 * 1024, description="Request body limit (413)")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'labelpilot.db').resolve()}"
+
+    @property
+    def resolved_storage_root(self) -> str:
+        if self.storage_root:
+            return self.storage_root
+        return (self.data_dir / "storage").resolve().as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

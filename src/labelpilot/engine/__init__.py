@@ -1,0 +1,1 @@
+"""Durable task queue, workers, leases, stop, crash recovery, progress and events."""

@@ -1,0 +1,145 @@
+"""What a runner sees of its task: config, storage, progress, steps and stop checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from labelpilot.config import Settings
+from labelpilot.db import Database
+from labelpilot.engine.state import RUNNING, STOPPING, next_ordinal
+from labelpilot.ids import now_ms, utcnow
+from labelpilot.storage import Storage
+from labelpilot.tasks.tables import Task, TaskEvent
+
+
+class TaskStopped(Exception):
+    """Raised inside a runner when its task was asked to stop."""
+
+
+class TaskLost(Exception):
+    """Raised when this worker no longer owns the task (its lease was taken over)."""
+
+
+class TaskFailed(Exception):
+    """A runner's controlled failure, with the ModelArts code to report."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RunContext:
+    """Handed to ``Runner.run``: ids and config, never live ORM objects."""
+
+    task_id: str
+    dataset_id: str
+    project_id: str
+    task_type: str
+    config: dict[str, Any]
+    collect_key_sample: bool
+    model_id: str | None
+    worker_id: str
+    db: Database
+    storage: Storage
+    settings: Settings
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    lost_flag: threading.Event = field(default_factory=threading.Event)
+    _last_poll: float = 0.0
+    _running_event_id: int | None = None
+
+    def check_stop(self, poll_seconds: float = 0.25) -> None:
+        """Raise ``TaskStopped``/``TaskLost`` if the task was stopped or taken over."""
+        now = time.monotonic()
+        if now - self._last_poll >= poll_seconds:
+            self._last_poll = now
+            with self.db.read() as s:
+                row = s.execute(
+                    select(Task.status, Task.worker_id).where(Task.id == self.task_id)
+                ).one_or_none()
+            if row is None or row.worker_id != self.worker_id:
+                self.lost_flag.set()
+            elif row.status == STOPPING:
+                self.stop_flag.set()
+        if self.lost_flag.is_set():
+            raise TaskLost(self.task_id)
+        if self.stop_flag.is_set():
+            raise TaskStopped(self.task_id)
+
+    def progress(self, percent: float) -> None:
+        """Record progress (0-100) and check for a stop."""
+        pct = max(0.0, min(100.0, float(percent)))
+        with self.db.transaction() as s:
+            s.execute(
+                update(Task)
+                .where(Task.id == self.task_id, Task.worker_id == self.worker_id)
+                .values(progress=pct, updated_at=utcnow())
+            )
+        self.check_stop()
+
+    def set_result(self, **fields: Any) -> None:
+        """Merge ``fields`` into the task's result now (visible while it runs)."""
+        with self.db.transaction() as s:
+            task = s.get(Task, self.task_id)
+            if task is not None and task.worker_id == self.worker_id:
+                task.result = {**(task.result or {}), **fields}
+
+    def _parent_event_id(self) -> int | None:
+        if self._running_event_id is None:
+            with self.db.read() as s:
+                self._running_event_id = s.scalar(
+                    select(TaskEvent.id)
+                    .where(TaskEvent.task_id == self.task_id, TaskEvent.level == 0)
+                    .where(TaskEvent.name == "running")
+                    .order_by(TaskEvent.id.desc())
+                    .limit(1)
+                )
+        return self._running_event_id
+
+    @contextmanager
+    def step(self, name: str, description: str = "") -> Iterator[None]:
+        """A sub-event of the ``running`` event, timed, marked failed if the block raises."""
+        parent = self._parent_event_id()
+        with self.db.transaction() as s:
+            ev = TaskEvent(
+                task_id=self.task_id,
+                parent_id=parent,
+                ordinal=next_ordinal(s, self.task_id),
+                level=1,
+                name=name,
+                description=description,
+                status="running",
+                create_time=now_ms(),
+            )
+            s.add(ev)
+            s.flush()
+            ev_id = ev.id
+        status, err = "success", None
+        try:
+            yield
+        except TaskStopped:
+            status = "failed"
+            err = "stopped"
+            raise
+        except BaseException as exc:
+            status, err = "failed", str(exc)[:500]
+            raise
+        finally:
+            with self.db.transaction() as s:
+                ev2 = s.get(TaskEvent, ev_id)
+                if ev2 is not None:
+                    ev2.status = status
+                    ev2.end_time = now_ms()
+                    ev2.error_message = err
+
+    def is_running(self) -> bool:
+        with self.db.read() as s:
+            return s.scalar(select(Task.status).where(Task.id == self.task_id)) == RUNNING

@@ -1,0 +1,1 @@
+"""Samples: import, upload, filters, label updates, deletion."""

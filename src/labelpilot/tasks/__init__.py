@@ -1,0 +1,1 @@
+"""Intelligent tasks: creation, listing, description, stop."""

@@ -1,0 +1,95 @@
+"""Fixtures: a fresh database (SQLite, or PostgreSQL when LABELPILOT_TEST_PG_URL is set),
+the app behind real HTTP (httpx via Starlette's TestClient), and credentials."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from labelpilot.app import create_app
+from labelpilot.auth.service import NewCredential, create_credential
+from labelpilot.config import Settings
+from labelpilot.db import Database
+
+PG_ADMIN_URL = os.environ.get(
+    "LABELPILOT_TEST_PG_URL"
+)  # e.g. postgresql+psycopg://u@127.0.0.1/postgres
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if not PG_ADMIN_URL:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    name = f"lp_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        lease_seconds=3,
+        heartbeat_seconds=0.5,
+        poll_seconds=0.1,
+        runner_plugins={"auto-deploy": "tests.support.runners:SleepRunner"},
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Any:
+    return create_app(settings, run_reaper=False)
+
+
+@pytest.fixture
+def db(app: Any) -> Database:
+    database: Database = app.state.services.db
+    return database
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _cred(db: Database, project: str) -> NewCredential:
+    with db.transaction() as s:
+        return create_credential(s, project)
+
+
+@pytest.fixture
+def project() -> str:
+    return "p" + uuid.uuid4().hex[:31]
+
+
+@pytest.fixture
+def cred(db: Database, project: str) -> NewCredential:
+    return _cred(db, project)
+
+
+@pytest.fixture
+def auth(cred: NewCredential) -> dict[str, str]:
+    return {"X-Auth-Token": cred.token}
+
+
+@pytest.fixture
+def other_auth(db: Database) -> dict[str, str]:
+    return {"X-Auth-Token": _cred(db, "other-project").token}
