@@ -5,6 +5,8 @@ This is the only module that reads ``os.environ`` (through pydantic-settings).
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -47,6 +49,32 @@ class Settings(BaseSettings):
         description="task_type -> 'module:Class' runner overrides (plugins, tests)",
     )
     max_body_bytes: int = Field(default=12 * 1024 * 1024, description="Request body limit (413)")
+
+    # Where the CLI's client commands send requests, and with which credential.
+    url: str | None = Field(default=None, description="Server URL for CLI client commands")
+    project_id: str | None = Field(default=None, description="Project of CLI client commands")
+    access_key: str | None = None
+    secret_key: str | None = None
+    token: str | None = None
+
+    @property
+    def server_url(self) -> str:
+        return self.url or f"http://{self.host}:{self.port}"
+
+    def child_env(self) -> dict[str, str]:
+        """The environment for a child process that must see these settings."""
+        env = dict(os.environ)
+        env.update(
+            LABELPILOT_DATA_DIR=str(self.data_dir.resolve()),
+            LABELPILOT_DATABASE_URL=self.resolved_database_url,
+            LABELPILOT_STORAGE_ROOT=self.resolved_storage_root,
+            LABELPILOT_LEASE_SECONDS=str(self.lease_seconds),
+            LABELPILOT_HEARTBEAT_SECONDS=str(self.heartbeat_seconds),
+            LABELPILOT_POLL_SECONDS=str(self.poll_seconds),
+            LABELPILOT_MAX_ATTEMPTS=str(self.max_attempts),
+            LABELPILOT_RUNNER_PLUGINS=json.dumps(self.runner_plugins),
+        )
+        return env
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""The ``labelpilot`` command line."""

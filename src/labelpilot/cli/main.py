@@ -1,0 +1,393 @@
+"""``labelpilot serve | worker | demo | credentials | datasets | tasks``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labelpilot.config import Settings, get_settings
+
+app = typer.Typer(help="LabelPilot: intelligent labeling tasks, ModelArts-compatible API.")
+credentials_app = typer.Typer(help="Create credentials (AK/SK and token) for a project.")
+datasets_app = typer.Typer(help="Datasets on a running server.")
+tasks_app = typer.Typer(help="Intelligent tasks on a running server.")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+
+STATUS_TEXT = {
+    -1: "queuing",
+    0: "initializing",
+    1: "running",
+    2: "failed",
+    3: "succeeded",
+    4: "stopping",
+    5: "stopped",
+}
+STATUS_STYLE = {2: "red", 3: "green", 4: "yellow", 5: "yellow", 1: "cyan", 0: "cyan"}
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    base = get_settings()
+    return base.model_copy(update={"data_dir": data_dir}) if data_dir else base
+
+
+def _services(settings: Settings) -> Any:
+    from labelpilot.db import Database
+    from labelpilot.storage import open_storage
+
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db, open_storage(settings.resolved_storage_root)
+
+
+# --- server side -----------------------------------------------------------------------------
+
+
+class WorkerPool:
+    """Local worker processes, restarted when they die."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        self.settings = settings
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.stopping = threading.Event()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "labelpilot.cli.main", "worker"]
+        return subprocess.Popen(cmd, env=self.settings.child_env())
+
+    def start(self) -> None:
+        self.procs = [self._spawn() for _ in range(self.count)]
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(2.0):
+            for i, p in enumerate(self.procs):
+                if p.poll() is not None and not self.stopping.is_set():
+                    logging.getLogger(__name__).warning("worker %s exited; restarting", p.pid)
+                    self.procs[i] = self._spawn()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _ensure_demo(settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from labelpilot.auth.service import create_credential
+    from labelpilot.auth.tables import Credential
+    from labelpilot.demo import create_demo_dataset
+
+    db, storage = _services(settings)
+    project = settings.default_project_id
+    with db.transaction() as s:
+        ds, created = create_demo_dataset(s, storage, project)
+        cred = s.scalar(select(Credential).where(Credential.project_id == project).limit(1))
+        info = (
+            {
+                "project_id": cred.project_id,
+                "access_key": cred.access_key,
+                "secret_key": cred.secret_key,
+                "token": cred.token,
+            }
+            if cred
+            else create_credential(s, project).as_dict()
+        )
+        ds_id = ds.id
+    db.dispose()
+    console.print(
+        f"[bold]demo dataset[/bold] {ds_id} ({'imported' if created else 'already there'}) "
+        f"in project {project}"
+    )
+    typer.echo("credential " + json.dumps(info))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes")] = None,
+    demo: Annotated[bool, typer.Option(help="Import the demo dataset first")] = False,
+) -> None:
+    """Run the API, the console and local workers together."""
+    import uvicorn
+
+    from labelpilot.app import create_app
+
+    settings = _settings(data_dir).model_copy(
+        update={
+            k: v
+            for k, v in {"host": host, "port": port, "workers": workers}.items()
+            if v is not None
+        }
+    )
+    _logging()
+    if demo:
+        _ensure_demo(settings)
+    api = create_app(settings)
+    pool = WorkerPool(settings, settings.workers)
+    pool.start()
+    console.print(f"LabelPilot on http://{settings.host}:{settings.port}/ (docs at /docs)")
+    try:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        pool.stop()
+
+
+@app.command()
+def worker(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
+) -> None:
+    """Run one worker process (several may share one database)."""
+    from labelpilot.engine.worker import Worker
+
+    settings = _settings(data_dir)
+    _logging()
+    db, storage = _services(settings)
+    w = Worker(settings, db, storage)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: w.shutdown.set())
+    w.run_forever()
+
+
+@app.command("demo")
+def demo_cmd(data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None) -> None:
+    """Import the demo dataset (scikit-learn digits, 10 labeled per class); print a credential."""
+    _ensure_demo(_settings(data_dir))
+
+
+@credentials_app.command("create")
+def credentials_create(
+    project_id: Annotated[str, typer.Option("--project-id", help="Project the credential serves")],
+    token_hours: Annotated[float | None, typer.Option(help="Token lifetime; default none")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
+) -> None:
+    """Create an AK/SK pair and a token; print them as JSON."""
+    from labelpilot.auth.service import create_credential
+
+    db, _ = _services(_settings(data_dir))
+    with db.transaction() as s:
+        cred = create_credential(s, project_id, token_hours)
+    typer.echo(json.dumps(cred.as_dict()))
+
+
+# --- client side -----------------------------------------------------------------------------
+
+
+def _client() -> Any:
+    from labelpilot.client import LabelPilotClient
+
+    st = get_settings()
+    project = st.project_id or st.default_project_id
+    return LabelPilotClient(
+        st.server_url, project, ak=st.access_key, sk=st.secret_key, token=st.token
+    )
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    import httpx
+
+    from labelpilot.client import ApiError
+
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        console.print(f"[red]{exc.error_code}[/red] {exc.error_msg}")
+        raise typer.Exit(1) from exc
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {get_settings().server_url}[/red]: {exc}")
+        raise typer.Exit(2) from exc
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List datasets with their sample counters."""
+    data = _call(_client().list_datasets, limit=100)
+    table = Table("dataset_id", "name", "type", "samples", "labeled", "to confirm")
+    for d in data["datasets"]:
+        table.add_row(
+            d["dataset_id"],
+            d["dataset_name"],
+            str(d["dataset_type"]),
+            str(d["total_sample_count"]),
+            str(d["annotated_sample_count"]),
+            str(d["unconfirmed_sample_count"]),
+        )
+    console.print(table)
+
+
+@datasets_app.command("create")
+def datasets_create(
+    name: Annotated[str, typer.Argument(help="dataset_name")],
+    path: Annotated[str | None, typer.Option(help="Directory to import")] = None,
+    dataset_type: Annotated[int | None, typer.Option(help="0 images, 100 text, ...")] = None,
+) -> None:
+    """Create a dataset, importing a directory (class sub-folders become labels)."""
+    body: dict[str, Any] = {"dataset_name": name}
+    if path:
+        body["data_sources"] = [{"data_type": 0, "data_path": str(Path(path).resolve())}]
+    if dataset_type is not None:
+        body["dataset_type"] = dataset_type
+    typer.echo(json.dumps(_call(_client().create_dataset, body)))
+
+
+def _tasks_table(data: dict[str, Any]) -> Table:
+    table = Table(
+        "task_id",
+        "name",
+        "type",
+        "status",
+        "progress",
+        "elapsed",
+        "samples",
+        "to confirm",
+        "code",
+        title=f"{data['total_count']} task(s)"
+        + ("  [yellow]deploy task running[/yellow]" if data["exist_running_deploy_task"] else ""),
+    )
+    for t in data["tasks"]:
+        st = t.get("status", -1)
+        table.add_row(
+            t["task_id"],
+            t.get("task_name", ""),
+            str(t.get("type")),
+            f"[{STATUS_STYLE.get(st, 'white')}]{STATUS_TEXT.get(st, st)}[/]",
+            f"{t.get('progress', 0):.0f}%",
+            f"{t.get('elapsed_time', 0)}s",
+            str(t.get("total_sample_count", "")),
+            str(t.get("unconfirmed_sample_count", "")),
+            t.get("code", ""),
+        )
+    return table
+
+
+@tasks_app.command("list")
+def tasks_list(
+    dataset_id: str,
+    type: Annotated[
+        str | None, typer.Option(help="auto-label|pre-label|auto-grouping|auto-deploy")
+    ] = None,
+    task_name: Annotated[str | None, typer.Option(help="Name filter")] = None,
+    limit: int = 10,
+    offset: int = 0,
+    watch: Annotated[bool, typer.Option(help="Refresh every second")] = False,
+) -> None:
+    """The seed's task list as a table."""
+    client = _client()
+
+    def fetch() -> Table:
+        return _tasks_table(
+            _call(
+                client.list_tasks,
+                dataset_id,
+                limit=limit,
+                offset=offset,
+                type=type,
+                task_name=task_name,
+            )
+        )
+
+    if not watch:
+        console.print(fetch())
+        return
+    with Live(fetch(), console=console, refresh_per_second=2) as live:
+        try:
+            while True:
+                time.sleep(1)
+                live.update(fetch())
+        except KeyboardInterrupt:
+            pass
+
+
+@tasks_app.command("show")
+def tasks_show(dataset_id: str, task_id: str) -> None:
+    """A task's details as JSON."""
+    typer.echo(
+        json.dumps(_call(_client().get_task, dataset_id, task_id), indent=2, ensure_ascii=False)
+    )
+
+
+def _follow(client: Any, dataset_id: str, task_id: str) -> dict[str, Any]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task(task_id, total=100)
+        while True:
+            t = _call(client.get_task, dataset_id, task_id)
+            st = t.get("status", -1)
+            progress.update(
+                bar, completed=t.get("progress", 0), description=f"{task_id} {STATUS_TEXT.get(st)}"
+            )
+            if st in (2, 3, 5):
+                return dict(t)
+            time.sleep(0.5)
+
+
+@tasks_app.command("create")
+def tasks_create(
+    dataset_id: str,
+    type: Annotated[
+        str, typer.Option(help="auto-label|pre-label|auto-grouping|auto-deploy")
+    ] = "auto-label",
+    config: Annotated[str | None, typer.Option(help="SmartTaskConfig as JSON")] = None,
+    model_id: Annotated[str | None, typer.Option(help="Model for pre-label")] = None,
+    collect_key_sample: bool = False,
+    watch: Annotated[bool, typer.Option(help="Follow progress until the task ends")] = True,
+) -> None:
+    """Start a task; by default follow it with a progress bar."""
+    body: dict[str, Any] = {"task_type": type, "collect_key_sample": collect_key_sample}
+    if config:
+        body["config"] = json.loads(config)
+    if model_id:
+        body["model_id"] = model_id
+    client = _client()
+    task_id = _call(client.create_task, dataset_id, body)["task_id"]
+    typer.echo(task_id)
+    if watch:
+        t = _follow(client, dataset_id, task_id)
+        console.print(
+            f"{STATUS_TEXT.get(t['status'])}: {t.get('message') or t.get('error_msg', '')}"
+        )
+
+
+@tasks_app.command("stop")
+def tasks_stop(dataset_id: str, task_id: str) -> None:
+    """Stop a task."""
+    _call(_client().stop_task, dataset_id, task_id)
+    typer.echo("stop requested")
+
+
+if __name__ == "__main__":
+    app()
