@@ -19,7 +19,7 @@ SAMPLES = "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples"
 AUTO = "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples"
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # offset * limit must fit in SQL
 Order = Literal["asc", "desc"]
 
 
@@ -155,6 +155,22 @@ def sample_content(
         raise SampleNotFound(sample_id)
     media = mimetypes.guess_type(sample.name)[0] or "application/octet-stream"
     return Response(svc.storage.get(key), media_type=media)
+
+
+@router.get(SAMPLES + "/{sample_id}/thumbnail", response_class=Response)
+def sample_thumbnail(
+    project_id: ProjectId,
+    dataset_id: str,
+    sample_id: str,
+    session: ReadSession,
+    svc: Svc,
+    size: Annotated[int, Query(ge=16, le=512)] = 128,
+) -> Response:
+    """A JPEG thumbnail of an image sample, made once and cached in storage (extension)."""
+    ds = get_dataset(session, project_id, dataset_id)
+    sample = samples.get_sample(session, ds, sample_id)
+    data = samples.thumbnail(svc.storage, sample, size)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get(AUTO, response_model=s.ListSamplesResponse, response_model_exclude_none=True)

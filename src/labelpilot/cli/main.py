@@ -26,7 +26,12 @@ tasks_app = typer.Typer(help="Intelligent tasks on a running server.")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(tasks_app, name="tasks")
-console = Console()
+
+
+def _out() -> Console:
+    """A console sized from the terminal (or ``COLUMNS``) at the time of the command."""
+    return Console()
+
 
 STATUS_TEXT = {
     -1: "queuing",
@@ -121,7 +126,7 @@ def _ensure_demo(settings: Settings) -> None:
         )
         ds_id = ds.id
     db.dispose()
-    console.print(
+    _out().print(
         f"[bold]demo dataset[/bold] {ds_id} ({'imported' if created else 'already there'}) "
         f"in project {project}"
     )
@@ -154,7 +159,7 @@ def serve(
     api = create_app(settings)
     pool = WorkerPool(settings, settings.workers)
     pool.start()
-    console.print(f"LabelPilot on http://{settings.host}:{settings.port}/ (docs at /docs)")
+    _out().print(f"LabelPilot on http://{settings.host}:{settings.port}/ (docs at /docs)")
     try:
         uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
     finally:
@@ -220,10 +225,10 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except ApiError as exc:
-        console.print(f"[red]{exc.error_code}[/red] {exc.error_msg}")
+        _out().print(f"[red]{exc.error_code}[/red] {exc.error_msg}")
         raise typer.Exit(1) from exc
     except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {get_settings().server_url}[/red]: {exc}")
+        _out().print(f"[red]cannot reach {get_settings().server_url}[/red]: {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -241,7 +246,7 @@ def datasets_list() -> None:
             str(d["annotated_sample_count"]),
             str(d["unconfirmed_sample_count"]),
         )
-    console.print(table)
+    _out().print(table)
 
 
 @datasets_app.command("create")
@@ -260,19 +265,15 @@ def datasets_create(
 
 
 def _tasks_table(data: dict[str, Any]) -> Table:
-    table = Table(
-        "task_id",
-        "name",
-        "type",
-        "status",
-        "progress",
-        "elapsed",
-        "samples",
-        "to confirm",
-        "code",
-        title=f"{data['total_count']} task(s)"
-        + ("  [yellow]deploy task running[/yellow]" if data["exist_running_deploy_task"] else ""),
-    )
+    title = f"{data['total_count']} task(s)"
+    if data["exist_running_deploy_task"]:
+        title += "  [yellow]deploy task running[/yellow]"
+    table = Table(title=title)
+    table.add_column("task_id", no_wrap=True, min_width=19)
+    table.add_column("name", overflow="fold")
+    for name in ("type", "status", "progress", "elapsed", "samples", "to confirm"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("code", overflow="fold")
     for t in data["tasks"]:
         st = t.get("status", -1)
         table.add_row(
@@ -316,9 +317,9 @@ def tasks_list(
         )
 
     if not watch:
-        console.print(fetch())
+        _out().print(fetch())
         return
-    with Live(fetch(), console=console, refresh_per_second=2) as live:
+    with Live(fetch(), console=_out(), refresh_per_second=2) as live:
         try:
             while True:
                 time.sleep(1)
@@ -341,7 +342,7 @@ def _follow(client: Any, dataset_id: str, task_id: str) -> dict[str, Any]:
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
         TimeElapsedColumn(),
-        console=console,
+        console=_out(),
     ) as progress:
         bar = progress.add_task(task_id, total=100)
         while True:
@@ -377,7 +378,7 @@ def tasks_create(
     typer.echo(task_id)
     if watch:
         t = _follow(client, dataset_id, task_id)
-        console.print(
+        _out().print(
             f"{STATUS_TEXT.get(t['status'])}: {t.get('message') or t.get('error_msg', '')}"
         )
 

@@ -1,0 +1,84 @@
+"""The command line: credentials, demo, and the client commands against a live server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labelpilot.cli.main import app as cli
+from labelpilot.config import get_settings
+from tests.support.factories import insert_task, make_dataset
+from tests.support.live import live_server
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_credentials_create_prints_json_that_authenticates(settings, client, tmp_path: Path):
+    env = {"LABELPILOT_DATABASE_URL": settings.resolved_database_url}
+    result = runner.invoke(
+        cli,
+        ["credentials", "create", "--project-id", "proj-x", "--data-dir", str(tmp_path)],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    cred = json.loads(result.output)
+    assert set(cred) == {"project_id", "access_key", "secret_key", "token"}
+    assert cred["project_id"] == "proj-x"
+    r = client.get("/v2/proj-x/datasets", headers={"X-Auth-Token": cred["token"]})
+    assert r.status_code == 200
+
+
+def test_demo_imports_digits_partly_labeled(tmp_path: Path):
+    result = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env={})
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("credential "))
+    cred = json.loads(line.removeprefix("credential "))
+    get_settings.cache_clear()
+    from fastapi.testclient import TestClient
+
+    from labelpilot.app import create_app
+    from labelpilot.config import Settings
+
+    with TestClient(create_app(Settings(data_dir=tmp_path), run_reaper=False)) as c:
+        body = c.get(
+            f"/v2/{cred['project_id']}/datasets", headers={"X-Auth-Token": cred["token"]}
+        ).json()
+    ds = body["datasets"][0]
+    assert ds["dataset_name"] == "demo-digits"
+    assert ds["total_sample_count"] == 1797
+    assert ds["annotated_sample_count"] == 100
+    assert len(ds["labels"]) == 10
+    again = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env={})
+    assert "already there" in again.output
+
+
+def test_tasks_list_renders_the_seed_table(app, db, client, cred, auth, project):
+    ds = make_dataset(client, project, auth)
+    task_id = insert_task(db, project=project, dataset_id=ds, type=0, status=3, name="nightly-run")
+    with live_server(app) as url:
+        env = {
+            "LABELPILOT_URL": url,
+            "LABELPILOT_PROJECT_ID": project,
+            "LABELPILOT_ACCESS_KEY": cred.access_key,
+            "LABELPILOT_SECRET_KEY": cred.secret_key,
+            "COLUMNS": "200",
+        }
+        result = runner.invoke(cli, ["tasks", "list", ds], env=env)
+        assert result.exit_code == 0, result.output
+        assert task_id in result.output and "nightly-run" in result.output
+        assert "succeeded" in result.output and "1 task(s)" in result.output
+        shown = runner.invoke(cli, ["tasks", "show", ds, task_id], env=env)
+        assert json.loads(shown.output)["task_id"] == task_id
+        bad = runner.invoke(cli, ["tasks", "show", ds, "nope"], env=env)
+        assert bad.exit_code == 1 and "ModelArts.4612" in bad.output
