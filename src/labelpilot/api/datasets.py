@@ -37,7 +37,7 @@ def list_datasets(
     session: ReadSession,
     svc: Svc,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # offset * limit must fit in SQL
     search_content: str | None = None,
     dataset_type: int | None = None,
     order: Literal["asc", "desc"] = "desc",

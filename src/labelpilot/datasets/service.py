@@ -94,17 +94,22 @@ def create_dataset(
         create_labels(session, ds, req.labels)
     imported = 0
     kinds: set[int] = set()
-    for i, src in enumerate(req.data_sources or []):
-        if src.data_type not in (None, 0):
-            raise BadRequest(
-                f"data_sources[{i}].data_type {src.data_type} is not supported "
-                "(only 0: a directory or storage URL)"
-            )
-        if not src.data_path:
-            raise BadRequest(f"data_sources[{i}].data_path is required")
-        n, k = import_source(session, storage, ds, src.data_path, bool(req.import_annotations))
-        imported += n
-        kinds |= k
+    try:
+        for i, src in enumerate(req.data_sources or []):
+            if src.data_type not in (None, 0):
+                raise BadRequest(
+                    f"data_sources[{i}].data_type {src.data_type} is not supported "
+                    "(only 0: a directory or storage URL)"
+                )
+            if not src.data_path:
+                raise BadRequest(f"data_sources[{i}].data_path is required")
+            n, k = import_source(session, storage, ds, src.data_path, bool(req.import_annotations))
+            imported += n
+            kinds |= k
+    except BaseException:
+        # The transaction rolls back; do not leave the files copied so far behind.
+        storage.delete_prefix(dataset_prefix(ds.id))
+        raise
     if ds.dataset_type == -1:
         ds.dataset_type = 100 if kinds == {1} else 0
     return ds, imported

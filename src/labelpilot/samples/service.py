@@ -167,8 +167,14 @@ def store_sample(
     if taken:
         raise BadRequest(f"sample '{name}' already exists", error_code="ModelArts.4422")
     sid = sample_id()
-    url = storage.put(f"{dataset_prefix(ds.id)}/data/{name}", data)
-    rows = _label_rows(session, ds, labels)
+    rows = _label_rows(session, ds, labels)  # validate before anything is written
+    try:
+        url = storage.put(f"{dataset_prefix(ds.id)}/data/{name}", data)
+    except (OSError, ValueError) as exc:  # e.g. a name part too long, or a file/dir clash
+        raise LabelPilotError(
+            f"sample '{name}' could not be stored: {exc.__class__.__name__}",
+            error_code="ModelArts.4421",
+        ) from exc
     state = STATE_NONE
     if rows:
         state = STATE_ALL if final_annotation else STATE_AUTO
@@ -218,6 +224,12 @@ def add_samples(
                     raise BadRequest(f"samples[{i}].name is required")
                 if any(c in name for c in "!<>=&\"'"):
                     raise BadRequest(f"samples[{i}].name has a forbidden character")
+                if "\\" in name or any(p in ("", ".", "..") for p in name.split("/")):
+                    # The name is the storage key below the dataset: no escaping it.
+                    raise BadRequest(
+                        f"samples[{i}].name must be a relative file name without '.', '..' "
+                        "or empty path parts"
+                    )
                 metadata = (
                     item.metadata.model_dump(by_alias=True, exclude_none=True)
                     if item.metadata
@@ -473,6 +485,30 @@ def get_sample(session: Session, ds: Dataset, sid: str) -> Sample:
     if sample is None or sample.dataset_id != ds.id:
         raise SampleNotFound(sid)
     return sample
+
+
+def thumbnail(storage: Storage, sample: Sample, size: int) -> bytes:
+    """A JPEG of at most ``size`` pixels a side, cached under the dataset's storage prefix."""
+    if sample.sample_type != 0:
+        raise BadRequest(f"sample {sample.id} is not an image; thumbnails exist for images only")
+    key = f"{dataset_prefix(sample.dataset_id)}/thumbnails/{size}/{sample.id}.jpg"
+    if storage.exists(key):
+        return storage.get(key)
+    src = storage.key_of(sample.source)
+    if src is None or not storage.exists(src):
+        raise SampleNotFound(sample.id)
+    with Image.open(io.BytesIO(storage.get(src))) as im:
+        im.thumbnail((size, size))
+        if im.mode != "RGB":
+            im = im.convert("RGBA")
+            bg = Image.new("RGB", im.size, (255, 255, 255))
+            bg.paste(im, mask=im.getchannel("A"))
+            im = bg
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=85)
+    data = buf.getvalue()
+    storage.put(key, data)
+    return data
 
 
 # --- updating --------------------------------------------------------------------------------
