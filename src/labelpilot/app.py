@@ -24,6 +24,7 @@ from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
 from labelpilot.engine.worker import reap_expired
 from labelpilot.errors import LabelPilotError
+from labelpilot.samples.service import ImportPolicy
 from labelpilot.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,12 @@ def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> 
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url)
     db.migrate()
-    svc = Services(settings=settings, db=db, storage=open_storage(settings.resolved_storage_root))
+    svc = Services(
+        settings=settings,
+        db=db,
+        storage=open_storage(settings.resolved_storage_root),
+        import_policy=ImportPolicy.from_settings(settings),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

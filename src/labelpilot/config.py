@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=12 * 1024 * 1024, description="Request body limit (413)")
 
+    import_roots: list[Path] | None = Field(
+        default=None,
+        description="Directories data_path imports may read from; unset: any directory outside "
+        "the data directory (set this on a shared server)",
+    )
     # Where the CLI's client commands send requests, and with which credential.
     url: str | None = Field(default=None, description="Server URL for CLI client commands")
     project_id: str | None = Field(default=None, description="Project of CLI client commands")

@@ -23,7 +23,7 @@ def create_dataset(
     project_id: ProjectId, body: s.CreateDatasetRequest, session: WriteSession, svc: Svc
 ) -> s.CreateDatasetResponse:
     """Create a dataset; files under ``data_sources`` are imported as samples."""
-    ds, n = datasets.create_dataset(session, svc.storage, project_id, body)
+    ds, n = datasets.create_dataset(session, svc.storage, project_id, body, svc.import_policy)
     return s.CreateDatasetResponse(dataset_id=ds.id, imported_sample_count=n)
 
 

@@ -15,6 +15,7 @@ from labelpilot.auth.signing import verify_request
 from labelpilot.config import Settings
 from labelpilot.db import Database
 from labelpilot.errors import Forbidden, Unauthorized
+from labelpilot.samples.service import ImportPolicy
 from labelpilot.storage import Storage
 
 
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     db: Database
     storage: Storage
+    import_policy: ImportPolicy
 
 
 def services(request: Request) -> Services:

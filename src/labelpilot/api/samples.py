@@ -111,7 +111,7 @@ def add_samples(
 ) -> s.BatchResponse:
     """Add samples (base64 ``data`` or a ``data_source`` file); per-item results."""
     ds = get_dataset(session, project_id, dataset_id)
-    return samples.add_samples(session, svc.storage, ds, body)
+    return samples.add_samples(session, svc.storage, ds, body, svc.import_policy)
 
 
 @router.put(SAMPLES, response_model=s.BatchResponse, response_model_exclude_none=True)

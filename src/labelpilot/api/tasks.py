@@ -36,7 +36,7 @@ def list_tasks(
     dataset_id: str,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # offset * limit must fit in SQL
     task_name: str | None = None,
     type: str | None = None,
 ) -> s.ListTasksResponse:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelpilot.api import schemas as s
-from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, Dataset, Label, Sample
+from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, Dataset, Label, Sample, SampleLabel
 from labelpilot.errors import BadRequest, DatasetNotFound, LabelPilotError
 from labelpilot.ids import now_ms, short_id
 from labelpilot.storage import Storage
 from labelpilot.tasks.tables import ACTIVE_SQL, Task
+
+if TYPE_CHECKING:
+    from labelpilot.samples.service import ImportPolicy
 
 SUPPORTED_DATASET_TYPES = {0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900}
 
@@ -59,7 +62,11 @@ def snapshot_counters(session: Session, task: Any) -> None:
 
 
 def create_dataset(
-    session: Session, storage: Storage, project_id: str, req: s.CreateDatasetRequest
+    session: Session,
+    storage: Storage,
+    project_id: str,
+    req: s.CreateDatasetRequest,
+    policy: ImportPolicy | None = None,
 ) -> tuple[Dataset, int]:
     """Create a dataset, its labels, and import its data sources; return it and the count."""
     from labelpilot.samples.service import import_source
@@ -103,7 +110,11 @@ def create_dataset(
                 )
             if not src.data_path:
                 raise BadRequest(f"data_sources[{i}].data_path is required")
-            n, k = import_source(session, storage, ds, src.data_path, bool(req.import_annotations))
+            if policy is None:
+                raise BadRequest("data_sources are not accepted here")
+            n, k = import_source(
+                session, storage, ds, src.data_path, bool(req.import_annotations), policy
+            )
             imported += n
             kinds |= k
     except BaseException:
@@ -112,6 +123,14 @@ def create_dataset(
         raise
     if ds.dataset_type == -1:
         ds.dataset_type = 100 if kinds == {1} else 0
+        if ds.dataset_type == 100:  # labels made during the import defaulted to images
+            for lb in ds.labels:
+                lb.type = 100 if lb.type == 0 else lb.type
+            session.execute(
+                update(SampleLabel)
+                .where(SampleLabel.dataset_id == ds.id, SampleLabel.type == 0)
+                .values(type=100)
+            )
     return ds, imported
 
 

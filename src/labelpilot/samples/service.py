@@ -8,6 +8,7 @@ import io
 import json
 import posixpath
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from labelpilot.api import schemas as s
+from labelpilot.config import Settings
 from labelpilot.datasets.service import dataset_prefix, ensure_label
 from labelpilot.datasets.tables import (
     STATE_ALL,
@@ -194,15 +196,48 @@ def store_sample(
     return sample
 
 
-def _read_source(path_or_url: str) -> bytes:
-    p = path_from_url(path_or_url)
+@dataclass(frozen=True)
+class ImportPolicy:
+    """Where server-side ``data_path`` imports may read: under ``roots`` (None: anywhere), never
+    inside ``protected`` (the data directory: other datasets' files, the database)."""
+
+    roots: tuple[Path, ...] | None
+    protected: tuple[Path, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImportPolicy:
+        roots = None
+        if settings.import_roots is not None:
+            roots = tuple(Path(r).expanduser().resolve() for r in settings.import_roots)
+        return cls(roots, (settings.data_dir.resolve(),))
+
+    def check(self, path_or_url: str, field: str) -> Path:
+        p = path_from_url(path_or_url).expanduser().resolve()
+        inside = lambda root: p == root or root in p.parents  # noqa: E731
+        if any(inside(r) for r in self.protected) or (
+            self.roots is not None and not any(inside(r) for r in self.roots)
+        ):
+            raise LabelPilotError(
+                f"{field} '{path_or_url}' is not in an allowed import location",
+                error_code="ModelArts.4205",
+                status_code=403,
+            )
+        return p
+
+
+def _read_source(policy: ImportPolicy, path_or_url: str) -> bytes:
+    p = policy.check(path_or_url, "data_source.data_path")
     if not p.is_file():
         raise BadRequest(f"data_source.data_path '{path_or_url}' is not a readable file")
     return p.read_bytes()
 
 
 def add_samples(
-    session: Session, storage: Storage, ds: Dataset, req: s.AddSamplesRequest
+    session: Session,
+    storage: Storage,
+    ds: Dataset,
+    req: s.AddSamplesRequest,
+    policy: ImportPolicy,
 ) -> s.BatchResponse:
     """Add samples in batch; each item succeeds or fails on its own (ModelArts batch style)."""
     results: list[s.BatchResult] = []
@@ -216,7 +251,7 @@ def add_samples(
                         raise BadRequest(f"samples[{i}].data is not valid base64") from exc
                     name = item.name
                 elif item.data_source is not None and item.data_source.data_path:
-                    data = _read_source(item.data_source.data_path)
+                    data = _read_source(policy, item.data_source.data_path)
                     name = item.name or Path(path_from_url(item.data_source.data_path)).name
                 else:
                     raise BadRequest(f"samples[{i}] needs data (base64) or data_source")
@@ -284,14 +319,19 @@ def _manifest_entries(path: Path) -> dict[str, list[str]]:
 
 
 def import_source(
-    session: Session, storage: Storage, ds: Dataset, data_path: str, import_annotations: bool
+    session: Session,
+    storage: Storage,
+    ds: Dataset,
+    data_path: str,
+    import_annotations: bool,
+    policy: ImportPolicy,
 ) -> tuple[int, set[int]]:
     """Import images and text files below a directory; return (count, sample types seen).
 
     With ``import_annotations``: a file in a sub-folder takes the folder's name as its label, and a
     ``*.manifest`` file's annotations label the files it names.
     """
-    root = path_from_url(data_path)
+    root = policy.check(data_path, "data_sources.data_path")
     if not root.is_dir():
         raise BadRequest(f"data_sources.data_path '{data_path}' is not a directory")
     manifest: dict[str, list[str]] = {}
@@ -497,13 +537,13 @@ def thumbnail(storage: Storage, sample: Sample, size: int) -> bytes:
     src = storage.key_of(sample.source)
     if src is None or not storage.exists(src):
         raise SampleNotFound(sample.id)
-    with Image.open(io.BytesIO(storage.get(src))) as im:
+    with Image.open(io.BytesIO(storage.get(src))) as opened:
+        im: Image.Image = opened
         im.thumbnail((size, size))
         if im.mode != "RGB":
-            im = im.convert("RGBA")
-            bg = Image.new("RGB", im.size, (255, 255, 255))
-            bg.paste(im, mask=im.getchannel("A"))
-            im = bg
+            rgba = im.convert("RGBA")
+            im = Image.new("RGB", rgba.size, (255, 255, 255))
+            im.paste(rgba, mask=rgba.getchannel("A"))
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=85)
     data = buf.getvalue()
