@@ -29,7 +29,7 @@ class Services:
     import_policy: ImportPolicy
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,8 +32,6 @@ def kind_of(task_type: str | None, field: str = "task_type") -> TaskKind:
 
 
 def _running_conflict(session: Session, dataset_id: str, kind: TaskKind) -> str | None:
-    from sqlalchemy import text
-
     return session.scalar(
         select(Task.id)
         .where(Task.dataset_id == dataset_id, Task.type == kind.type)
@@ -145,8 +143,13 @@ def list_tasks(
     if task_name:
         q = q.where(func.lower(Task.name).contains(task_name.lower(), autoescape=True))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    # Deferred join: page through ids only (index-only), then load the page's rows.
+    order = (Task.create_time.desc(), Task.id.desc())
+    page_ids = (
+        q.with_only_columns(Task.id).order_by(*order).offset(offset * limit).limit(limit)
+    ).subquery()
     rows = session.scalars(
-        q.order_by(Task.create_time.desc(), Task.id.desc()).offset(offset * limit).limit(limit)
+        select(Task).join(page_ids, Task.id == page_ids.c.id).order_by(*order)
     ).all()
     deploy_type = KINDS["auto-deploy"].type
     running_deploy = bool(
@@ -155,6 +158,7 @@ def list_tasks(
                 exists().where(
                     Task.dataset_id == dataset.id,
                     Task.type == deploy_type,
+                    text(ACTIVE_SQL),  # lets the planner use the partial unique index
                     Task.status.in_(RUNNING_LIKE),
                 )
             )

@@ -28,7 +28,8 @@ ACTIVE_SQL = "status IN (-1, 0, 1, 4)"
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_list", "dataset_id", "type", "create_time", "id"),
+        # ListTasks: rows of a dataset in list order, filtered on type inside the index
+        Index("ix_tasks_list_order", "dataset_id", "create_time", "id", "type"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
         # At most one active task of each kind per dataset, enforced by the database.
         Index(
