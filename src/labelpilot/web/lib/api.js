@@ -1,0 +1,110 @@
+// The console talks to the same ModelArts v2 API as any client: X-Auth-Token on every request.
+
+const KEY = 'labelpilot.session';
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function session() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(KEY) || 'null');
+    return s && s.project_id && s.token ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(projectId, token) {
+  sessionStorage.setItem(KEY, JSON.stringify({ project_id: projectId, token }));
+}
+
+export function clearSession() {
+  sessionStorage.removeItem(KEY);
+}
+
+export function queryString(params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    q.set(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Raw fetch of `/v2/{project}{path}`; throws ApiError with the API's error_code / error_msg. */
+export async function request(path, { method = 'GET', body, query, auth, signal } = {}) {
+  const probe = Boolean(auth); // sign-in checks a credential that is not the session's
+  auth = auth || session();
+  if (!auth) throw new ApiError(401, 'ModelArts.0201', 'Not signed in');
+  const headers = { 'X-Auth-Token': auth.token };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(`/v2/${encodeURIComponent(auth.project_id)}${path}${queryString(query)}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', `The server cannot be reached (${err.message})`);
+  }
+  if (!res.ok) {
+    let code = `HTTP ${res.status}`;
+    let msg = res.statusText || 'Request failed';
+    try {
+      const data = await res.json();
+      code = data.error_code || code;
+      msg = data.error_msg || msg;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 401 && !probe) {
+      window.dispatchEvent(new CustomEvent('labelpilot:signed-out', { detail: msg }));
+    }
+    throw new ApiError(res.status, code, msg);
+  }
+  return res;
+}
+
+export async function api(path, options) {
+  const res = await request(path, options);
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+// --- typed helpers -------------------------------------------------------------------------
+
+const ds = (id) => `/datasets/${encodeURIComponent(id)}`;
+const samples = (id) => `${ds(id)}/data-annotations/samples`;
+
+export const Api = {
+  listDatasets: (query) => api('/datasets', { query }),
+  getDataset: (id) => api(ds(id)),
+  createDataset: (body) => api('/datasets', { method: 'POST', body }),
+  listSamples: (id, query) => api(samples(id), { query }),
+  listAutoSamples: (id, query) => api(`${ds(id)}/auto-annotations/samples`, { query }),
+  updateSamples: (id, items) => api(samples(id), { method: 'PUT', body: { samples: items } }),
+  sampleUrl: (id, sid, tail) => `${samples(id)}/${encodeURIComponent(sid)}/${tail}`,
+  listTasks: (id, query) => api(`${ds(id)}/tasks`, { query }),
+  getTask: (id, tid) => api(`${ds(id)}/tasks/${encodeURIComponent(tid)}`),
+  createTask: (id, body) => api(`${ds(id)}/tasks`, { method: 'POST', body }),
+  stopTask: (id, tid) => api(`${ds(id)}/tasks/${encodeURIComponent(tid)}/stop`, { method: 'POST' }),
+};
+
+/** Update samples in chunks of 100; returns {ok, failed: [{name, error_msg}]}. */
+export async function updateSamplesChunked(datasetId, items) {
+  const failed = [];
+  for (let i = 0; i < items.length; i += 100) {
+    const res = await Api.updateSamples(datasetId, items.slice(i, i + 100));
+    for (const r of res.results || []) if (!r.success) failed.push(r);
+  }
+  return { ok: items.length - failed.length, failed };
+}
