@@ -41,11 +41,18 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Converted models are shared by the session's tests (conversion takes a while)."""
+    return tmp_path_factory.getbasetemp().parent / "labelpilot-models"
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, model_dir: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
+        model_dir=model_dir,
         lease_seconds=3,
         heartbeat_seconds=0.5,
         poll_seconds=0.1,

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     storage_root: str | None = Field(
         default=None, description="Storage URL for sample files; default <data_dir>/storage"
     )
+    model_dir: Path | None = Field(
+        default=None, description="Converted model files (ONNX); default <data_dir>/models"
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     auth_mode: Literal["required", "none"] = Field(
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
             LABELPILOT_DATA_DIR=str(self.data_dir.resolve()),
             LABELPILOT_DATABASE_URL=self.resolved_database_url,
             LABELPILOT_STORAGE_ROOT=self.resolved_storage_root,
+            LABELPILOT_MODEL_DIR=str(self.resolved_model_dir),
             LABELPILOT_LEASE_SECONDS=str(self.lease_seconds),
             LABELPILOT_HEARTBEAT_SECONDS=str(self.heartbeat_seconds),
             LABELPILOT_POLL_SECONDS=str(self.poll_seconds),
@@ -86,6 +90,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'labelpilot.db').resolve()}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return (self.model_dir or self.data_dir / "models").resolve()
 
     @property
     def resolved_storage_root(self) -> str:

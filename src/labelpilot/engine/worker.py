@@ -159,6 +159,9 @@ class Worker:
             result = kwargs.pop("result", None)
             if result:
                 task.result = {**(task.result or {}), **result}
+                for field in ("model_id", "model_name", "model_version"):
+                    if result.get(field):
+                        setattr(task, field, result[field])
             snapshot_counters(s, task)
             transition(s, task, status, **kwargs)
 
