@@ -82,3 +82,63 @@ def test_tasks_list_renders_the_seed_table(app, db, client, cred, auth, project)
         assert json.loads(shown.output)["task_id"] == task_id
         bad = runner.invoke(cli, ["tasks", "show", ds, "nope"], env=env)
         assert bad.exit_code == 1 and "ModelArts.4612" in bad.output
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_serve_runs_workers_that_end_with_it(tmp_path: Path, sig: str):
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.support.live import free_port
+    from tests.support.procs import wait_for
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "labelpilot.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, 60, 0.2)
+        workers = wait_for(lambda: _children(proc.pid), 10)
+        assert isinstance(workers, list) and len(workers) == 1
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(timeout=20)
+        wait_for(lambda: not any(_alive(w) for w in workers), 15, 0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,7 +80,14 @@ class WorkerPool:
         self.stopping = threading.Event()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "labelpilot.cli.main", "worker"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "labelpilot.cli.main",
+            "worker",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         return subprocess.Popen(cmd, env=self.settings.child_env())
 
     def start(self) -> None:
@@ -158,6 +168,18 @@ def serve(
         _ensure_demo(settings)
     api = create_app(settings)
     pool = WorkerPool(settings, settings.workers)
+    app_lifespan = api.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan_with_pool(app_: Any) -> AsyncIterator[Any]:
+        # uvicorn re-raises SIGTERM after shutting down, so stop the pool in the shutdown phase
+        async with app_lifespan(app_) as state:
+            try:
+                yield state
+            finally:
+                pool.stop()
+
+    api.router.lifespan_context = lifespan_with_pool
     pool.start()
     _out().print(f"LabelPilot on http://{settings.host}:{settings.port}/ (docs at /docs)")
     try:
@@ -169,6 +191,9 @@ def serve(
 @app.command()
 def worker(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
+    parent_pid: Annotated[
+        int | None, typer.Option(help="Exit when this process (the serve that started us) ends")
+    ] = None,
 ) -> None:
     """Run one worker process (several may share one database)."""
     from labelpilot.engine.worker import Worker
@@ -176,7 +201,7 @@ def worker(
     settings = _settings(data_dir)
     _logging()
     db, storage = _services(settings)
-    w = Worker(settings, db, storage)
+    w = Worker(settings, db, storage, parent_pid=parent_pid)
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: w.shutdown.set())

@@ -84,8 +84,10 @@ class Worker:
         db: Database | None = None,
         storage: Storage | None = None,
         worker_id: str | None = None,
+        parent_pid: int | None = None,
     ) -> None:
         self.settings = settings
+        self.parent_pid = parent_pid
         self.db = db or Database(settings.resolved_database_url)
         self.storage = storage or open_storage(settings.resolved_storage_root)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -245,6 +247,9 @@ class Worker:
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
         while not self.shutdown.is_set():
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                log.warning("parent process %s is gone; worker exits", self.parent_pid)
+                return
             try:
                 busy = self.run_once()
             except Exception:
