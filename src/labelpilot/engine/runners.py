@@ -35,7 +35,9 @@ class Runner(Protocol):
 
 
 # task_type -> "module:Class"; a kind is listed here once its runner has landed.
-BUILTIN_RUNNERS: dict[str, str] = {}
+BUILTIN_RUNNERS: dict[str, str] = {
+    "auto-grouping": "labelpilot.runners.grouping:GroupingRunner",
+}
 
 
 def load_object(path: str) -> Any:

@@ -1,0 +1,1 @@
+"""Per-sample features computed in batches and cached in storage (shared by every task kind)."""

@@ -1,0 +1,1 @@
+"""The task kinds' runners (registered in ``engine.runners.BUILTIN_RUNNERS``)."""
