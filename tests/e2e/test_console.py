@@ -391,7 +391,9 @@ def test_review_confirm_change_and_reject_update_counters(page: Page, server: Li
     expect(counter(page, "labeled")).to_have_text("23")
     s = server.api.get(f"/datasets/{ds}/data-annotations/samples/{changed}").json()
     assert [lb["name"] for lb in s["labels"]] == ["8"]
+    expect(cards).to_have_count(2)  # the grid re-rendered without the changed sample
     page.get_by_role("button", name="Select page").click()
+    expect(page.locator(".selected-count")).to_have_text("2 selected")
     page.get_by_role("button", name="Reject").click()
     expect(counter(page, "unconfirmed")).to_have_text("0")
     expect(counter(page, "unlabeled")).to_have_text("2")
