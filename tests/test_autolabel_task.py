@@ -8,23 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labelpilot.engine.worker import Worker
 from labelpilot.storage.local import path_from_url
 from tests.support.factories import make_dataset
+from tests.support.flow import get_task, list_all, post_samples, run_queued
 from tests.support.images import mnist_subset, rotten_tomatoes, sample_items
 from tests.support.procs import start_worker, stop_process, wait_for
 
 HARD_REASONS = set(range(31))
-
-
-def _post_samples(client, project, ds, auth, items, **extra) -> None:
-    for start in range(0, len(items), 200):
-        r = client.post(
-            f"/v2/{project}/datasets/{ds}/data-annotations/samples",
-            json={"samples": items[start : start + 200], **extra},
-            headers=auth,
-        )
-        assert r.json()["success"], r.text
 
 
 def _create(client, project, ds, auth, config=None, **body):
@@ -35,30 +25,6 @@ def _create(client, project, ds, auth, config=None, **body):
     )
 
 
-def _run_all(settings, db) -> None:
-    worker = Worker(settings, db)
-    while worker.run_once():
-        pass
-
-
-def _task(client, project, ds, task_id, auth) -> Any:
-    return client.get(f"/v2/{project}/datasets/{ds}/tasks/{task_id}", headers=auth).json()
-
-
-def _all(client, project, ds, auth, path="data-annotations/samples", **params) -> list[dict]:
-    out, page = [], 0
-    while True:
-        body = client.get(
-            f"/v2/{project}/datasets/{ds}/{path}",
-            params={"limit": 100, "offset": page, **params},
-            headers=auth,
-        ).json()
-        out += body["samples"]
-        if len(body["samples"]) < 100:
-            return out
-        page += 1
-
-
 def _dataset(client, project, auth, name, per_label=5, unlabeled=25, classes=tuple(range(10))):
     """MNIST digits: ``per_label`` labeled and ``unlabeled`` unlabeled per class; name -> digit."""
     X, y = mnist_subset(per_label + unlabeled, classes=classes)
@@ -67,9 +33,9 @@ def _dataset(client, project, auth, name, per_label=5, unlabeled=25, classes=tup
         [np.arange(per_label) + i * (per_label + unlabeled) for i in range(len(classes))]
     )
     rest = np.setdiff1d(np.arange(len(y)), first)
-    _post_samples(client, project, ds, auth, sample_items(X[first], y[first], prefix="lab"))
+    post_samples(client, project, ds, auth, sample_items(X[first], y[first], prefix="lab"))
     items = sample_items(X[rest], prefix="unl")
-    _post_samples(client, project, ds, auth, items)
+    post_samples(client, project, ds, auth, items)
     truth = {it["name"]: int(c) for it, c in zip(items, y[rest], strict=True)}
     return ds, truth
 
@@ -80,8 +46,8 @@ def test_auto_labels_to_be_confirmed_with_scores(client, db, settings, project, 
     r = _create(client, project, ds, auth, {"algorithm_type": algorithm})
     assert r.status_code == 200, r.text
     task_id = r.json()["task_id"]
-    _run_all(settings, db)
-    task = _task(client, project, ds, task_id, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
     assert task["code"] == "ModelArts.4996"
     assert task["model_name"] == "labelpilot-active-learning" and task["model_version"]
@@ -94,7 +60,7 @@ def test_auto_labels_to_be_confirmed_with_scores(client, db, settings, project, 
         "hard examples",
         "writing",
     ]
-    auto = _all(client, project, ds, auth, "auto-annotations/samples")
+    auto = list_all(client, project, ds, auth, "auto-annotations/samples")
     assert len(auto) == len(truth) == 250
     correct = 0
     for smp in auto:
@@ -114,7 +80,7 @@ def test_auto_labels_to_be_confirmed_with_scores(client, db, settings, project, 
     assert info["unconfirmed_sample_count"] == 250 and info["annotated_sample_count"] == 50
     assert task["result"]["unconfirmed_sample_count"] == 250
     # score filters of the review list
-    high = _all(client, project, ds, auth, "auto-annotations/samples", low_score="0.9")
+    high = list_all(client, project, ds, auth, "auto-annotations/samples", low_score="0.9")
     assert all(x["labels"][0]["score"] >= 0.9 for x in high) and len(high) < 250
 
 
@@ -123,8 +89,8 @@ def test_confirm_then_second_run_learns_and_relabels_only_the_rest(
 ):
     ds, truth = _dataset(client, project, auth, "loop", classes=(0, 1, 2), unlabeled=20)
     _create(client, project, ds, auth)
-    _run_all(settings, db)
-    auto = _all(client, project, ds, auth, "auto-annotations/samples")
+    run_queued(settings, db)
+    auto = list_all(client, project, ds, auth, "auto-annotations/samples")
     confirm = auto[:10]
     r = client.put(
         f"/v2/{project}/datasets/{ds}/data-annotations/samples",
@@ -140,11 +106,11 @@ def test_confirm_then_second_run_learns_and_relabels_only_the_rest(
     info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert info["annotated_sample_count"] == 15 + 10 and info["unconfirmed_sample_count"] == 50
     second = _create(client, project, ds, auth).json()["task_id"]
-    _run_all(settings, db)
-    task = _task(client, project, ds, second, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, second, auth)
     assert task["status"] == 3 and task["result"]["annotated_sample_count"] == 25
     confirmed = {x["sample_id"] for x in confirm}
-    for smp in _all(client, project, ds, auth):
+    for smp in list_all(client, project, ds, auth):
         if smp["sample_id"] in confirmed:
             assert smp["sample_status"] == "MANUAL_ANNOTATION"
             assert "score" not in smp["labels"][0]  # the person's label, untouched
@@ -156,14 +122,14 @@ def test_auto_accept_precision_and_hard_example_output(client, db, settings, pro
     ds, truth = _dataset(client, project, auth, "accept", per_label=8, unlabeled=20)
     r = _create(client, project, ds, auth, {"auto_accept_precision": 0.95}, collect_key_sample=True)
     task_id = r.json()["task_id"]
-    _run_all(settings, db)
-    task = _task(client, project, ds, task_id, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
     acc = task["result"]["auto_accept"]
     assert 0 <= acc["threshold"] <= 1 and acc["target_precision"] == 0.95
     accepted = [
         x
-        for x in _all(client, project, ds, auth, sample_state="__ALL__")
+        for x in list_all(client, project, ds, auth, sample_state="__ALL__")
         if x["sample_name"].startswith("unl")
     ]
     assert len(accepted) == acc["accepted_sample_count"]
@@ -202,12 +168,12 @@ def test_text_classification(client, db, settings, project, auth):
         items.append(item(i, text, label if labeled else None))
         if not labeled:
             truth[f"r{i:04d}.txt"] = label
-    _post_samples(client, project, ds, auth, items)
+    post_samples(client, project, ds, auth, items)
     task_id = _create(client, project, ds, auth, {"algorithm_type": "fast"}).json()["task_id"]
-    _run_all(settings, db)
-    task = _task(client, project, ds, task_id, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
-    auto = _all(client, project, ds, auth, "auto-annotations/samples")
+    auto = list_all(client, project, ds, auth, "auto-annotations/samples")
     assert len(auto) == len(truth) == 160
     assert all(x["labels"][0]["type"] == 100 for x in auto)
     acc = np.mean([x["labels"][0]["name"] == truth[x["sample_name"]] for x in auto])
@@ -220,15 +186,15 @@ def test_preconditions(client, project, auth):
     r = _create(client, project, ds, auth)
     assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4405"
     # one label with enough samples, the other with four
-    _post_samples(client, project, ds, auth, sample_items(X[:6], y[:6], prefix="a"))
-    _post_samples(client, project, ds, auth, sample_items(X[6:10], y[6:10], prefix="b"))
+    post_samples(client, project, ds, auth, sample_items(X[:6], y[:6], prefix="a"))
+    post_samples(client, project, ds, auth, sample_items(X[6:10], y[6:10], prefix="b"))
     r = _create(client, project, ds, auth)
     assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4406"
     assert "at least two labels" in r.json()["error_msg"]
-    _post_samples(client, project, ds, auth, sample_items(X[10:11], y[10:11], prefix="c"))
+    post_samples(client, project, ds, auth, sample_items(X[10:11], y[10:11], prefix="c"))
     r = _create(client, project, ds, auth)  # 6 + 5 labeled, nothing unlabeled
     assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4407"
-    _post_samples(client, project, ds, auth, sample_items(X[11:12], prefix="u"))
+    post_samples(client, project, ds, auth, sample_items(X[11:12], prefix="u"))
     r = _create(client, project, ds, auth, {"algorithm_type": "magic"})
     assert r.status_code == 400 and "algorithm_type" in r.json()["error_msg"]
     r = _create(client, project, ds, auth, {"confidence_scope": "0.9-0.1"})
@@ -248,9 +214,9 @@ def test_stop_mid_run_leaves_samples_unlabeled(client, settings, project, auth):
     worker = start_worker(settings)
     try:
         task_id = _create(client, project, ds, auth).json()["task_id"]
-        wait_for(lambda: _task(client, project, ds, task_id, auth)["progress"] > 0, 120)
+        wait_for(lambda: get_task(client, project, ds, task_id, auth)["progress"] > 0, 120)
         client.post(f"/v2/{project}/datasets/{ds}/tasks/{task_id}/stop", headers=auth)
-        wait_for(lambda: _task(client, project, ds, task_id, auth)["status"] == 5, 10)
+        wait_for(lambda: get_task(client, project, ds, task_id, auth)["status"] == 5, 10)
         info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
         assert info["unconfirmed_sample_count"] == 0 and info["annotated_sample_count"] == 50
     finally:

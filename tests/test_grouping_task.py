@@ -8,24 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from sklearn.metrics import normalized_mutual_info_score
 
-from labelpilot.engine.worker import Worker
 from labelpilot.storage.local import path_from_url
 from tests.support.factories import make_dataset
+from tests.support.flow import get_task, list_all, post_samples, run_queued
 from tests.support.images import mnist_subset, sample_items
 from tests.support.procs import start_worker, stop_process, wait_for
-
-
-def _add(client: TestClient, project: str, ds: str, auth: dict[str, str], items: list) -> None:
-    for start in range(0, len(items), 200):
-        r = client.post(
-            f"/v2/{project}/datasets/{ds}/data-annotations/samples",
-            json={"samples": items[start : start + 200]},
-            headers=auth,
-        )
-        assert r.json()["success"], r.text
 
 
 def _create(client, project, ds, auth, config: dict[str, Any]):
@@ -36,37 +25,13 @@ def _create(client, project, ds, auth, config: dict[str, Any]):
     )
 
 
-def _run_all(settings, db) -> None:
-    worker = Worker(settings, db)
-    while worker.run_once():
-        pass
-
-
-def _task(client, project, ds, task_id, auth) -> Any:
-    return client.get(f"/v2/{project}/datasets/{ds}/tasks/{task_id}", headers=auth).json()
-
-
-def _samples(client, project, ds, auth, **params) -> list[dict]:
-    out, page = [], 0
-    while True:
-        body = client.get(
-            f"/v2/{project}/datasets/{ds}/data-annotations/samples",
-            params={"limit": 100, "offset": page, **params},
-            headers=auth,
-        ).json()
-        out += body["samples"]
-        if len(body["samples"]) < 100:
-            return out
-        page += 1
-
-
 @pytest.fixture
 def digits(client, project, auth) -> tuple[str, dict[str, int]]:
     """A dataset of 400 unlabeled MNIST digits (40 per class); returns it and name -> class."""
     X, y = mnist_subset(40)
     ds = make_dataset(client, project, auth, name="digits")
     items = sample_items(X)
-    _add(client, project, ds, auth, items)
+    post_samples(client, project, ds, auth, items)
     return ds, {it["name"]: int(c) for it, c in zip(items, y, strict=True)}
 
 
@@ -75,8 +40,8 @@ def test_groups_written_to_metadata_match_classes(client, db, settings, project,
     r = _create(client, project, ds, auth, {"n_clusters": "10", "result_type": 1})  # "10": a string
     assert r.status_code == 200, r.text
     task_id = r.json()["task_id"]
-    _run_all(settings, db)
-    task = _task(client, project, ds, task_id, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
     assert task["code"] == "ModelArts.4996"
     assert task["config"]["n_clusters"] == 10
@@ -86,7 +51,7 @@ def test_groups_written_to_metadata_match_classes(client, db, settings, project,
         for e in next(e for e in task["result"]["events"] if e["name"] == "running")["events"]
     ]
     assert steps == ["features", "clustering", "writing"]
-    samples = _samples(client, project, ds, auth)
+    samples = list_all(client, project, ds, auth)
     groups = [s["metadata"]["group"] for s in samples]
     classes = [truth[s["sample_name"]] for s in samples]
     assert set(groups) <= set(range(10))
@@ -95,12 +60,12 @@ def test_groups_written_to_metadata_match_classes(client, db, settings, project,
     assert normalized_mutual_info_score(classes, groups) > 0.6
     # search_conditions.metadata finds one group
     cond = urllib.parse.quote(json.dumps([{"metadata": {"props": {"group": [str(groups[0])]}}}]))
-    found = _samples(client, project, ds, auth, search_conditions=urllib.parse.unquote(cond))
+    found = list_all(client, project, ds, auth, search_conditions=urllib.parse.unquote(cond))
     assert len(found) == groups.count(groups[0])
     # features are cached: a second task recomputes nothing and gives the same groups
     r = _create(client, project, ds, auth, {"n_clusters": 10, "result_type": 1, "property": "g2"})
-    _run_all(settings, db)
-    again = [s["metadata"]["g2"] for s in _samples(client, project, ds, auth)]
+    run_queued(settings, db)
+    again = [s["metadata"]["g2"] for s in list_all(client, project, ds, auth)]
     assert again == groups
 
 
@@ -109,13 +74,13 @@ def test_groups_written_to_storage(client, db, settings, project, auth, digits):
     task_id = _create(client, project, ds, auth, {"n_clusters": 5, "result_type": 0}).json()[
         "task_id"
     ]
-    _run_all(settings, db)
-    task = _task(client, project, ds, task_id, auth)
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3 and task["export_type"] == 0
     manifest = path_from_url(task["result"]["manifest_path"])
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     assert len(rows) == 400 and {r["group"] for r in rows} == set(range(5))
-    assert all("group" not in s["metadata"] for s in _samples(client, project, ds, auth))
+    assert all("group" not in s["metadata"] for s in list_all(client, project, ds, auth))
 
 
 def test_brightness_option_changes_the_grouping(client, db, settings, project, auth):
@@ -126,15 +91,15 @@ def test_brightness_option_changes_the_grouping(client, db, settings, project, a
     items = sample_items(X, prefix="full", paper=True) + sample_items(
         X, prefix="dark", brightness=0.5, paper=True
     )
-    _add(client, project, ds, auth, items)
+    post_samples(client, project, ds, auth, items)
     content = {it["name"]: int(c) for it, c in zip(items, np.concatenate([y, y]), strict=True)}
     dark = {it["name"]: it["name"].startswith("dark") for it in items}
 
     def grouping(config: dict[str, Any], prop: str) -> tuple[float, float]:
         r = _create(client, project, ds, auth, {"n_clusters": 2, "property": prop, **config})
         assert r.status_code == 200, r.text
-        _run_all(settings, db)
-        samples = _samples(client, project, ds, auth)
+        run_queued(settings, db)
+        samples = list_all(client, project, ds, auth)
         g = [s["metadata"][prop] for s in samples]
         by_content = normalized_mutual_info_score([content[s["sample_name"]] for s in samples], g)
         by_light = normalized_mutual_info_score([dark[s["sample_name"]] for s in samples], g)
@@ -166,7 +131,7 @@ def test_bad_n_clusters(client, project, auth, digits, value, code):
 def test_n_clusters_must_be_below_the_image_count(client, project, auth, n):
     X, _ = mnist_subset(2)
     ds = make_dataset(client, project, auth, name=f"small{n}")
-    _add(client, project, ds, auth, sample_items(X))  # 20 images
+    post_samples(client, project, ds, auth, sample_items(X))  # 20 images
     r = _create(client, project, ds, auth, {"n_clusters": n})
     assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4622"
     assert "n_clusters" in r.json()["error_msg"]
@@ -183,18 +148,18 @@ def test_rerun_while_running_is_4964(client, project, auth, digits):
 def test_stop_during_feature_extraction(client, settings, project, auth):
     X, _ = mnist_subset(150)
     ds = make_dataset(client, project, auth, name="big")
-    _add(client, project, ds, auth, sample_items(X))
+    post_samples(client, project, ds, auth, sample_items(X))
     worker = start_worker(settings)
     try:
         task_id = _create(client, project, ds, auth, {"n_clusters": 10}).json()["task_id"]
-        wait_for(lambda: _task(client, project, ds, task_id, auth)["progress"] > 0, 120)
+        wait_for(lambda: get_task(client, project, ds, task_id, auth)["progress"] > 0, 120)
         client.post(f"/v2/{project}/datasets/{ds}/tasks/{task_id}/stop", headers=auth)
-        wait_for(lambda: _task(client, project, ds, task_id, auth)["status"] == 5, 10)
-        task = _task(client, project, ds, task_id, auth)
+        wait_for(lambda: get_task(client, project, ds, task_id, auth)["status"] == 5, 10)
+        task = get_task(client, project, ds, task_id, auth)
         assert task["progress"] < 85  # stopped while extracting features
         running = next(e for e in task["result"]["events"] if e["name"] == "running")
         assert running["events"][-1]["name"] == "features"
         assert running["events"][-1]["status"] == "failed"
-        assert all("group" not in s["metadata"] for s in _samples(client, project, ds, auth))
+        assert all("group" not in s["metadata"] for s in list_all(client, project, ds, auth))
     finally:
         stop_process(worker)

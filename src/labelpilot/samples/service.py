@@ -232,6 +232,26 @@ def _read_source(policy: ImportPolicy, path_or_url: str) -> bytes:
     return p.read_bytes()
 
 
+def _failed(name: str | None, exc: LabelPilotError) -> s.BatchResult:
+    return s.BatchResult(
+        success=False, name=name, error_code=exc.error_code, error_msg=exc.error_msg
+    )
+
+
+def _batch_response(
+    ds: Dataset, results: list[s.BatchResult], code: str, msg: str
+) -> s.BatchResponse:
+    """The ModelArts batch answer: success only if every item succeeded."""
+    ok = all(r.success for r in results)
+    ds.update_time = now_ms()
+    return s.BatchResponse(
+        success=ok,
+        results=results,
+        error_code=None if ok else code,
+        error_msg=None if ok else msg,
+    )
+
+
 def add_samples(
     session: Session,
     storage: Storage,
@@ -284,21 +304,9 @@ def add_samples(
                 session.flush()
             results.append(s.BatchResult(success=True, name=sample.source, info=sample.id))
         except LabelPilotError as exc:
-            results.append(
-                s.BatchResult(
-                    success=False,
-                    name=item.name,
-                    error_code=exc.error_code,
-                    error_msg=exc.error_msg,
-                )
-            )
-    ok = all(r.success for r in results)
-    ds.update_time = now_ms()
-    return s.BatchResponse(
-        success=ok,
-        results=results,
-        error_code=None if ok else "ModelArts.4421",
-        error_msg=None if ok else "some samples were not added; see results",
+            results.append(_failed(item.name, exc))
+    return _batch_response(
+        ds, results, "ModelArts.4421", "some samples were not added; see results"
     )
 
 
@@ -594,21 +602,9 @@ def update_samples(session: Session, ds: Dataset, req: s.UpdateSamplesRequest) -
                 session.flush()
             results.append(s.BatchResult(success=True, name=item.sample_id))
         except LabelPilotError as exc:
-            results.append(
-                s.BatchResult(
-                    success=False,
-                    name=item.sample_id,
-                    error_code=exc.error_code,
-                    error_msg=exc.error_msg,
-                )
-            )
-    ok = all(r.success for r in results)
-    ds.update_time = now_ms()
-    return s.BatchResponse(
-        success=ok,
-        results=results,
-        error_code=None if ok else "ModelArts.4417",
-        error_msg=None if ok else "some samples were not updated; see results",
+            results.append(_failed(item.sample_id, exc))
+    return _batch_response(
+        ds, results, "ModelArts.4417", "some samples were not updated; see results"
     )
 
 
@@ -639,11 +635,4 @@ def delete_samples(
     if found:
         session.execute(delete(SampleLabel).where(SampleLabel.sample_id.in_(list(found))))
         session.execute(delete(Sample).where(Sample.id.in_(list(found))))
-    ok = all(r.success for r in results)
-    ds.update_time = now_ms()
-    return s.BatchResponse(
-        success=ok,
-        results=results,
-        error_code=None if ok else "ModelArts.4424",
-        error_msg=None if ok else "some samples were not found",
-    )
+    return _batch_response(ds, results, "ModelArts.4424", "some samples were not found")
