@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
-from labelpilot.api import datasets, samples, tasks
+from labelpilot.api import datasets, models, samples, tasks
 from labelpilot.api.deps import Services
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
@@ -29,6 +30,7 @@ from labelpilot.storage import open_storage
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
+MODEL_UPLOAD = re.compile(r"^/v1/[^/]+/models/?$")
 
 
 def error_response(status: int, code: str, msg: str) -> JSONResponse:
@@ -38,9 +40,11 @@ def error_response(status: int, code: str, msg: str) -> JSONResponse:
 class RequestIdMiddleware:
     """Sets ``X-Request-Id`` on every response, limits body size, hides tracebacks."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_model_bytes: int = 0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # model uploads (base64 in JSON) may be larger than other requests
+        self.max_model_body = max(max_body_bytes, max_model_bytes * 4 // 3 + 65536)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,12 +61,13 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
+        limit = self.max_body_bytes
+        if MODEL_UPLOAD.match(scope.get("path", "")):
+            limit = self.max_model_body
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 resp = error_response(
-                    413,
-                    "ModelArts.4104",
-                    f"Request body is larger than {self.max_body_bytes} bytes",
+                    413, "ModelArts.4104", f"Request body is larger than {limit} bytes"
                 )
                 await resp(scope, receive, send_with_id)
                 return
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> 
     app.include_router(tasks.router)
     app.include_router(datasets.router)
     app.include_router(samples.router)
+    app.include_router(models.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -166,7 +172,11 @@ def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> 
         def root() -> RedirectResponse:
             return RedirectResponse("/console/")
 
-    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestIdMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_model_bytes=settings.max_model_bytes,
+    )
     return app
 
 

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         description="task_type -> 'module:Class' runner overrides (plugins, tests)",
     )
     max_body_bytes: int = Field(default=12 * 1024 * 1024, description="Request body limit (413)")
+    max_model_bytes: int = Field(
+        default=200 * 1024 * 1024, description="Largest ONNX model file the registry accepts"
+    )
 
     import_roots: list[Path] | None = Field(
         default=None,

@@ -99,4 +99,5 @@ def import_all_tables() -> None:
     """Import every ``tables`` module so ``Base.metadata`` is complete."""
     import labelpilot.auth.tables  # noqa: F401
     import labelpilot.datasets.tables  # noqa: F401
+    import labelpilot.mlmodels.tables  # noqa: F401
     import labelpilot.tasks.tables  # noqa: F401
