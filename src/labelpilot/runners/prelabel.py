@@ -1,0 +1,361 @@
+"""pre-label: run a registered model over the dataset and write its predictions to be confirmed.
+
+Steps (each an event): ``loading`` (the model file is read and validated, one session per
+inference instance), ``inference`` (samples in batches of 32, ``instance_count`` instances in
+parallel, progress 5-90 %), ``writing`` (to-be-confirmed labels, 90-100 %).
+
+Targets: the samples listed in ``config.samples`` (ids, or objects with ``sample_id``) when given;
+otherwise every unlabeled and every still-unconfirmed sample (confirmed labels are never
+touched). Classification writes one label per sample; detection writes ``bndbox`` labels with
+``@modelarts:feature`` corners in pixels and ``@modelarts:size`` in the metadata. Classes the
+dataset does not have: ``config.unknown_labels`` = ``create`` (default: the label is added to
+the dataset) or ``skip`` (that prediction is dropped and counted in the result).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelpilot.api import schemas as s
+from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
+from labelpilot.engine.context import RunContext, TaskFailed
+from labelpilot.errors import BadRequest, LabelPilotError
+from labelpilot.features.images import read_sample
+from labelpilot.mlmodels.predictor import InvalidModel, Prediction, Predictor
+from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
+from labelpilot.mlmodels.tables import Model
+from labelpilot.runners.autolabel import parse_scope
+from labelpilot.samples.service import set_labels
+from labelpilot.tasks.tables import Task
+
+BATCH = 32
+WRITE_BATCH = 500
+MAX_INSTANCES = 8
+DATASET_TASK_NAMES = {0: "image classification", 1: "object detection", 100: "text classification"}
+
+
+@dataclass
+class Target:
+    sample_id: str
+    source: str
+
+
+def model_id_of(model_id: str | None, config: dict[str, Any]) -> str | None:
+    """The model to run: ``model_id``, ``config.model_id`` or the first inf_config's."""
+    if model_id:
+        return model_id
+    if config.get("model_id"):
+        return str(config["model_id"])
+    for inf in config.get("inf_config_list") or []:
+        if isinstance(inf, dict) and inf.get("model_id"):
+            return str(inf["model_id"])
+    return None
+
+
+def instance_count_of(config: dict[str, Any]) -> int:
+    infs = config.get("inf_config_list") or []
+    value = infs[0].get("instance_count") if infs and isinstance(infs[0], dict) else None
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INSTANCES:
+        raise BadRequest(
+            f"config.inf_config_list[0].instance_count must be an integer from 1 to {MAX_INSTANCES}"
+        )
+    return value
+
+
+def unknown_policy(config: dict[str, Any]) -> str:
+    value = config.get("unknown_labels", "create")
+    if value not in ("create", "skip"):
+        raise BadRequest("config.unknown_labels must be 'create' or 'skip'")
+    return str(value)
+
+
+def sample_ids_of(config: dict[str, Any]) -> list[str] | None:
+    raw = config.get("samples")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("config.samples must be a non-empty list of sample ids")
+    ids = []
+    for i, item in enumerate(raw):
+        sid = item.get("sample_id") if isinstance(item, dict) else item
+        if not isinstance(sid, str) or not sid:
+            raise BadRequest(f"config.samples[{i}] must be a sample id")
+        ids.append(sid)
+    return ids
+
+
+def load_targets(
+    session: Session, dataset_id: str, sample_type: int, ids: list[str] | None
+) -> list[Target]:
+    q = select(Sample.id, Sample.source).where(Sample.dataset_id == dataset_id)
+    if ids is None:
+        q = q.where(Sample.state.in_((STATE_NONE, STATE_AUTO)))
+    else:
+        q = q.where(Sample.id.in_(ids))
+    q = q.where(Sample.sample_type == sample_type).order_by(Sample.sample_time, Sample.id)
+    return [Target(r.id, r.source) for r in session.execute(q)]
+
+
+def _sample_type(dataset_type: int) -> int:
+    return 1 if dataset_type == 100 else 0
+
+
+def _model_error(msg: str) -> LabelPilotError:
+    return LabelPilotError(msg, error_code="ModelArts.4934", status_code=400)
+
+
+class PreLabelRunner:
+    task_type: ClassVar[str] = "pre-label"
+
+    def check(self, session: Session, dataset: Dataset, request: s.CreateTaskRequest) -> None:
+        config = (request.config or s.SmartTaskConfig()).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+        model_id = model_id_of(request.model_id, config)
+        if not model_id:
+            raise BadRequest("model_id is required for a pre-label task")
+        model = session.get(Model, model_id)
+        if model is None or model.project_id != dataset.project_id:
+            raise _model_error(f"model_id '{model_id}' does not exist")
+        if model.model_status != "published":
+            raise _model_error(f"model {model_id} is {model.model_status}, not published")
+        allowed = TASK_DATASET_TYPES.get(model.task, ())
+        if dataset.dataset_type not in allowed:
+            kind = DATASET_TASK_NAMES.get(dataset.dataset_type, f"type {dataset.dataset_type}")
+            raise LabelPilotError(
+                f"model {model.model_name} {model.model_version} is a {model.task} model; "
+                f"the dataset is {kind}",
+                error_code="ModelArts.4399",
+            )
+        instance_count_of(config)
+        unknown_policy(config)
+        parse_scope(config.get("confidence_scope"))
+        ids = sample_ids_of(config)
+        if not load_targets(session, dataset.id, _sample_type(dataset.dataset_type), ids):
+            raise LabelPilotError(
+                "the given samples do not exist in the dataset"
+                if ids
+                else "the dataset has no unlabeled or unconfirmed samples",
+                error_code="ModelArts.4407",
+            )
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from labelpilot.mlmodels.service import load_predictor
+
+        cfg = ctx.config
+        model_id = model_id_of(ctx.model_id, cfg)
+        n_instances = instance_count_of(cfg)
+        policy = unknown_policy(cfg)
+        scope = parse_scope(cfg.get("confidence_scope"))
+        with ctx.db.read() as sess:
+            ds = sess.get(Dataset, ctx.dataset_id)
+            model = sess.get(Model, model_id) if model_id else None
+            if ds is None or model is None:
+                raise TaskFailed("ModelArts.4934", f"model {model_id} no longer exists")
+            dataset_type = ds.dataset_type
+            targets = load_targets(
+                sess, ctx.dataset_id, _sample_type(dataset_type), sample_ids_of(cfg)
+            )
+            known = {lb.name for lb in ds.labels}
+            sess.expunge(model)
+        info = {
+            "model_id": model.id,
+            "model_name": model.model_name,
+            "model_version": model.model_version,
+        }
+        with ctx.db.transaction() as sess:
+            task = sess.get(Task, ctx.task_id)
+            if task is not None:
+                task.model_id, task.model_name = model.id, model.model_name
+                task.model_version = model.model_version
+        ctx.set_result(**info)
+        threads = max(1, (os.cpu_count() or 1) // n_instances)
+        with ctx.step("loading", f"{model.model_name} {model.model_version} ({model.model_type})"):
+            try:
+                predictors = [
+                    load_predictor(ctx.storage, model, threads) for _ in range(n_instances)
+                ]
+            except InvalidModel as exc:
+                raise TaskFailed("ModelArts.4934", f"invalid model: {exc}") from exc
+            ctx.progress(5.0)
+        try:
+            with ctx.step(
+                "inference", f"{len(targets)} samples, {n_instances} instance(s) in parallel"
+            ):
+                preds = self._infer(ctx, predictors, targets, dataset_type == 100)
+        finally:
+            for p in predictors:
+                p.close()
+        hard = self._hard(preds, scope) if ctx.collect_key_sample else None
+        ctx.check_stop()
+        with ctx.step("writing", f"{len(targets)} samples"):
+            counts, skipped, empty = self._write(ctx, model, targets, preds, hard, known, policy)
+        result: dict[str, Any] = {
+            **info,
+            "label_counts": dict(counts),
+            "predicted_sample_count": len(targets),
+            "unlabeled_prediction_count": empty,
+            "instance_count": n_instances,
+        }
+        if skipped:
+            result["skipped_unknown_labels"] = dict(skipped)
+        if hard is not None:
+            result["hard_sample_count"] = sum(1 for h, _ in hard if h)
+        return result
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _infer(
+        self, ctx: RunContext, predictors: list[Predictor], targets: list[Target], text: bool
+    ) -> list[Prediction]:
+        chunks = [targets[i : i + BATCH] for i in range(0, len(targets), BATCH)]
+        out: list[list[Prediction] | None] = [None] * len(chunks)
+        done = 0
+
+        def work(predictor: Predictor, k: int) -> list[Prediction]:
+            data = [read_sample(ctx, t.source) for t in chunks[k]]
+            if text:
+                return predictor.predict_texts([d.decode("utf-8", errors="replace") for d in data])
+            return predictor.predict_images(data)
+
+        def run_one(k: int, predictor: Predictor) -> Callable[[], list[Prediction]]:
+            return lambda: work(predictor, k)
+
+        n = len(predictors)
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            # instance i handles chunks i, i+n, ...: each session is used by one thread at a time
+            for start in range(0, len(chunks), n):
+                ctx.check_stop()
+                futures = {
+                    k: pool.submit(run_one(k, predictors[k - start]))
+                    for k in range(start, min(start + n, len(chunks)))
+                }
+                for k, fut in futures.items():
+                    try:
+                        out[k] = fut.result()
+                    except InvalidModel as exc:
+                        raise TaskFailed("ModelArts.4934", f"invalid model: {exc}") from exc
+                    except ConnectionError as exc:
+                        raise TaskFailed("ModelArts.4953", str(exc)) from exc
+                    except ValueError as exc:  # an undecodable sample
+                        raise TaskFailed("ModelArts.4953", f"inference failed: {exc}") from exc
+                    done += len(chunks[k])
+                ctx.progress(5.0 + 85.0 * done / max(len(targets), 1))
+        return [p for chunk in out for p in (chunk or [])]
+
+    @staticmethod
+    def _hard(
+        preds: list[Prediction], scope: tuple[float, float] | None
+    ) -> list[tuple[bool, float]]:
+        """Reason 1 (low confidence) per sample, on its least confident label: ``(hard, coef)``.
+
+        With ``confidence_scope`` it fires inside the window; otherwise below the midpoint
+        between chance and certainty (classification, as in auto-label) or below 0.5
+        (detection). A detection sample with no box at all is hard too. The coefficient is the
+        uncertainty ``(1 - p) / (1 - 1/k)`` (detection ``1 - p``).
+        """
+        out = []
+        for p in preds:
+            if not p.labels:
+                out.append((True, 1.0))
+                continue
+            low = min(lb.score for lb in p.labels)
+            k = max(len(p.scores), 2) if p.scores else 0
+            coef = (1 - low) / (1 - 1 / k) if k else 1 - low
+            if scope is not None:
+                hard = scope[0] <= low <= scope[1]
+            elif k:
+                hard = low <= (1 + 1 / k) / 2
+            else:
+                hard = low < 0.5
+            out.append((hard, float(np.clip(coef, 0.0, 1.0))))
+        return out
+
+    def _write(
+        self,
+        ctx: RunContext,
+        model: Model,
+        targets: list[Target],
+        preds: list[Prediction],
+        hard: list[tuple[bool, float]] | None,
+        known: set[str],
+        policy: str,
+    ) -> tuple[Counter[str], Counter[str], int]:
+        detection = model.task == "object_detection"
+        label_type = {"image_classification": 0, "object_detection": 1}.get(model.task, 100)
+        tag = f"{model.model_name}:{model.model_version}"
+        counts: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+        empty = 0
+        for start in range(0, len(targets), WRITE_BATCH):
+            ctx.check_stop()
+            with ctx.db.transaction() as sess:
+                ds = sess.get(Dataset, ctx.dataset_id)
+                assert ds is not None
+                chunk = range(start, min(start + WRITE_BATCH, len(targets)))
+                rows = {
+                    r.id: r
+                    for r in sess.scalars(
+                        select(Sample).where(Sample.id.in_([targets[i].sample_id for i in chunk]))
+                    )
+                }
+                for i in chunk:
+                    sample = rows.get(targets[i].sample_id)
+                    if sample is None or sample.state == STATE_ALL:
+                        continue  # deleted, or confirmed by a person meanwhile: theirs wins
+                    labels = []
+                    for lb in preds[i].labels:
+                        if lb.name not in known and policy == "skip":
+                            skipped[lb.name] += 1
+                            continue
+                        prop: dict[str, Any] = {
+                            "@labelpilot:model": tag,
+                            "@labelpilot:model_id": model.id,
+                            "@labelpilot:task_id": ctx.task_id,
+                        }
+                        if detection and lb.bbox is not None:
+                            x1, y1, x2, y2 = (round(v, 2) for v in lb.bbox)
+                            prop["@modelarts:shape"] = "bndbox"
+                            prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
+                        if hard is not None:
+                            prop["@modelarts:hard"] = "1" if hard[i][0] else "0"
+                            prop["@modelarts:hard_coefficient"] = f"{hard[i][1]:.4f}"
+                            prop["@modelarts:hard_reasons"] = "1" if hard[i][0] else ""
+                        labels.append(
+                            s.SampleLabel(
+                                name=lb.name,
+                                type=label_type,
+                                score=round(float(np.clip(lb.score, 0, 1)), 6),
+                                annotated_by="auto",
+                                property=s.SampleLabelProperty.model_validate(prop),
+                            )
+                        )
+                        counts[lb.name] += 1
+                        known.add(lb.name)
+                    meta = dict(sample.meta or {})
+                    size = preds[i].size
+                    if detection and size is not None:
+                        meta["@modelarts:size"] = [size[0], size[1], 3]
+                    if hard is not None:
+                        meta["@modelarts:hard"] = 1.0 if hard[i][0] else 0.0
+                        meta["@modelarts:hard_coefficient"] = round(hard[i][1], 4)
+                        meta["@modelarts:hard_reasons"] = [1] if hard[i][0] else []
+                    if not labels:
+                        empty += 1
+                        if sample.state == STATE_AUTO:
+                            continue  # an older prediction stays until someone decides
+                    state = STATE_AUTO if labels else STATE_NONE
+                    set_labels(sess, ds, sample, labels, state=state, metadata=meta)
+            ctx.progress(90.0 + 10.0 * min(start + WRITE_BATCH, len(targets)) / len(targets))
+        return counts, skipped, empty
