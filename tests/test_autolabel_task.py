@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 
+from labelpilot.algorithms.hard_examples import REASON_NAMES
+from labelpilot.features.images import feature_version
+from labelpilot.features.store import version_key
 from labelpilot.storage.local import path_from_url
 from tests.support.factories import make_dataset
 from tests.support.flow import get_task, list_all, post_samples, run_queued
 from tests.support.images import mnist_subset, rotten_tomatoes, sample_items
 from tests.support.procs import start_worker, stop_process, wait_for
 
-HARD_REASONS = set(range(31))
+HARD_REASONS = set(REASON_NAMES)  # the documented rules: 1-3, 5-10, 19-29, 30
 
 
 def _create(client, project, ds, auth, config=None, **body):
@@ -53,6 +57,7 @@ def test_auto_labels_to_be_confirmed_with_scores(client, db, settings, project, 
     assert task["model_name"] == "labelpilot-active-learning" and task["model_version"]
     assert task["result"]["train_job_id"] == task_id
     assert 0 < task["result"]["estimated_accuracy"] <= 1
+    assert task["result"]["model_name"] == task["model_name"]
     running = next(e for e in task["result"]["events"] if e["name"] == "running")
     assert [e["name"] for e in running["events"]] == [
         "features",
@@ -127,6 +132,7 @@ def test_auto_accept_precision_and_hard_example_output(client, db, settings, pro
     assert task["status"] == 3, task
     acc = task["result"]["auto_accept"]
     assert 0 <= acc["threshold"] <= 1 and acc["target_precision"] == 0.95
+    assert 0.95 <= acc["estimated_precision"] <= 1 and 0 <= acc["estimated_coverage"] <= 1
     accepted = [
         x
         for x in list_all(client, project, ds, auth, sample_state="__ALL__")
@@ -137,8 +143,29 @@ def test_auto_accept_precision_and_hard_example_output(client, db, settings, pro
         right = sum(x["labels"][0]["name"] == str(truth[x["sample_name"]]) for x in accepted)
         assert right / len(accepted) >= 0.9
     path = path_from_url(task["result"]["hard_example_path"])
-    assert path.exists()
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x]
+    assert len(lines) == task["result"]["hard_sample_count"] > 0
+    reasons = {r for x in lines for r in x["hard_reasons"]}
+    assert reasons and reasons <= HARD_REASONS
+    assert all(0.5 <= x["hard_coefficient"] <= 1 and x["hard_reasons"] for x in lines)
     assert task["result"]["hard_select_tasks"][0]["dataset_id"] == ds
+
+
+def test_auto_accept_needs_five_labeled_per_class(client, db, settings, project, auth):
+    """A third label with 3 labeled samples passes the task preconditions, but auto accept
+    must not trust held-out estimates from so few: nothing accepted, and the result says why."""
+    ds, _ = _dataset(client, project, auth, "few", classes=(0, 1), unlabeled=10)
+    X, y = mnist_subset(3, classes=(7,))
+    post_samples(client, project, ds, auth, sample_items(X, y, prefix="few"))
+    task_id = _create(client, project, ds, auth, {"auto_accept_precision": 0.95}).json()["task_id"]
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
+    assert task["status"] == 3, task
+    acc = task["result"]["auto_accept"]
+    assert acc["accepted_sample_count"] == 0 and acc["threshold"] is None
+    assert acc["estimated_precision"] is None and "fewer than 5" in acc["reason"]
+    info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
+    assert info["unconfirmed_sample_count"] == 20
 
 
 def test_text_classification(client, db, settings, project, auth):
@@ -221,3 +248,22 @@ def test_stop_mid_run_leaves_samples_unlabeled(client, settings, project, auth):
         assert info["unconfirmed_sample_count"] == 0 and info["annotated_sample_count"] == 50
     finally:
         stop_process(worker)
+
+
+def test_images_are_embedded_at_224_px_in_their_own_cache(app, client, db, settings, project, auth):
+    """Auto labeling needs 224 px features (the accuracy targets are missed at 112 px); they
+    must come from, and go to, a cache of their own, never grouping's 112 px one."""
+    ds, _ = _dataset(client, project, auth, "sizes", classes=(3, 8), unlabeled=10)
+    task_id = _create(client, project, ds, auth).json()["task_id"]
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
+    assert task["status"] == 3, task
+    features = task["result"]["features"]
+    model_dir = str(settings.resolved_model_dir)
+    v224, v112 = feature_version(model_dir, 224), feature_version(model_dir, 112)
+    assert features == {"kind": "image", "image_size": 224, "version": v224}
+    assert "224px" in v224 and "112px" in v112
+    storage = app.state.services.storage
+    chunks = list(storage.list(f"datasets/{ds}/features/{version_key(v224)}"))
+    assert chunks and all(k.endswith(".npz") for k in chunks)
+    assert not list(storage.list(f"datasets/{ds}/features/{version_key(v112)}"))

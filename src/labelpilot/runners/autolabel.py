@@ -24,16 +24,22 @@ from labelpilot.datasets.service import dataset_prefix
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import BadRequest, LabelPilotError
-from labelpilot.features.images import image_features, read_sample
+from labelpilot.features.images import feature_version, image_features, read_sample
 from labelpilot.runners.common import unsupported_dataset
 from labelpilot.samples.service import set_labels
 
 SUPPORTED_TYPES = (0, 100)  # image classification, text classification
 MIN_PER_LABEL = 5
 MODEL_NAME = "labelpilot-active-learning"
-MODEL_VERSION = "0.1.0"
+MODEL_VERSION = "0.2.0"  # 0.2: 224 px image features, class-balanced spreading
 WRITE_BATCH = 500
 MAX_AUGMENTED = 2000  # augmentation checks (4 more embeddings each) above this are skipped
+# Input size of the image embedder. Auto-grouping embeds at 112 px (its default); for
+# classification 224 px is needed to meet the issue's accuracy targets (bench/autolabel.py: MNIST
+# 5 % labeled, fast 0.90 at 224 px vs 0.83 at 112 px). The feature-cache version names the size,
+# so the two caches never mix.
+IMAGE_SIZE = 224
+FEATURE_BATCH = 128  # samples per cached feature chunk (4 network batches, pipelined)
 
 
 @dataclass
@@ -72,6 +78,49 @@ def parse_scope(value: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
+def fit_model(
+    algorithm: Literal["fast", "accurate"], x_l: np.ndarray, y: np.ndarray, x_u: np.ndarray
+) -> Any:
+    """The task's learner: ``AutoLabeler`` with the task's settings (``bench/autolabel.py``
+    calls this too, so it measures what the task runs)."""
+    from labelpilot.algorithms.active_learning import AutoLabeler
+
+    return AutoLabeler(algorithm=algorithm, random_state=0).fit(x_l, y, x_u)
+
+
+def decide_auto_accept(
+    model: Any, proba: np.ndarray, target: float
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rows of ``proba`` accepted at ``target`` precision and the ``result.auto_accept`` entry.
+
+    Through ``AutoLabeler.auto_accept``: the threshold comes from held-out predictions of the
+    labeled samples only, and nothing is accepted while a class has fewer than
+    ``MIN_PER_LABEL`` labeled samples or when no threshold reaches ``target``; the threshold
+    and estimated precision are then ``None`` and ``reason`` says why.
+    """
+    scores = proba.max(axis=1) if proba.shape[0] else np.zeros(0)
+    threshold, precision, coverage = model.auto_accept(
+        target, proba, min_labeled_per_class=MIN_PER_LABEL
+    )
+    accept = scores >= threshold  # all False when threshold is inf
+    out: dict[str, Any] = {
+        "target_precision": target,
+        "threshold": round(float(threshold), 6) if np.isfinite(threshold) else None,
+        "estimated_precision": round(float(precision), 4) if np.isfinite(precision) else None,
+        "estimated_coverage": round(float(coverage), 4),
+        "accepted_sample_count": int(accept.sum()),
+    }
+    if not np.isfinite(threshold):
+        counts = np.bincount(model.cv_true_) if model.cv_true_ is not None else None
+        if counts is None or int(counts.min()) < MIN_PER_LABEL:
+            out["reason"] = (
+                f"a class has fewer than {MIN_PER_LABEL} labeled samples: too few to estimate"
+            )
+        else:
+            out["reason"] = "no threshold reaches the target precision on held-out labels"
+    return accept, out
+
+
 class AutoLabelRunner:
     task_type: ClassVar[str] = "auto-label"
 
@@ -102,7 +151,6 @@ class AutoLabelRunner:
             )
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from labelpilot.algorithms.active_learning import AutoLabeler, auto_accept_threshold
         from labelpilot.algorithms.hard_examples import HardExampleMiner
 
         cfg = ctx.config
@@ -127,7 +175,7 @@ class AutoLabelRunner:
         y = np.array([i.label for i in labeled])
         ctx.check_stop()
         with ctx.step("training", f"{algorithm} on {len(labeled)} labeled samples"):
-            model = AutoLabeler(algorithm=algorithm, random_state=0).fit(Xl, y, Xu)
+            model = fit_model(algorithm, Xl, y, Xu)
             proba = model.predict_proba(Xu)
             ctx.progress(88.0)
         classes = [str(c) for c in model.classes_]
@@ -150,22 +198,13 @@ class AutoLabelRunner:
             "model_version": MODEL_VERSION,
             "estimated_accuracy": round(float(model.estimated_accuracy_), 4),
             "algorithm_type": algorithm,
+            "features": self._feature_info(ctx, dataset_type),
         }
         target_precision = cfg.get("auto_accept_precision")
-        if target_precision and (model.cv_proba_ is None or model.cv_true_ is None):
-            result["auto_accept"] = {"error": "too few labeled samples per class to estimate"}
-        elif target_precision and model.cv_proba_ is not None and model.cv_true_ is not None:
-            threshold, est_precision, est_coverage = auto_accept_threshold(
-                model.cv_true_, model.cv_proba_, float(target_precision), scores_target=scores
+        if target_precision:
+            accept, result["auto_accept"] = decide_auto_accept(
+                model, proba, float(target_precision)
             )
-            accept = scores >= threshold
-            result["auto_accept"] = {
-                "target_precision": float(target_precision),
-                "threshold": round(float(threshold), 4),
-                "estimated_precision": round(float(est_precision), 4),
-                "estimated_coverage": round(float(est_coverage), 4),
-                "accepted_sample_count": int(accept.sum()),
-            }
         ctx.check_stop()
         with ctx.step("writing", f"{len(targets)} predicted labels"):
             self._write(ctx, dataset_type, targets, predicted, scores, hard, accept)
@@ -178,11 +217,27 @@ class AutoLabelRunner:
 
     # -- steps ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _feature_info(ctx: RunContext, dataset_type: int) -> dict[str, Any]:
+        if dataset_type != 0:
+            return {"kind": "text"}
+        cache_dir = str(ctx.settings.resolved_model_dir)
+        return {
+            "kind": "image",
+            "image_size": IMAGE_SIZE,
+            "version": feature_version(cache_dir, IMAGE_SIZE),
+        }
+
     def _features(
         self, ctx: RunContext, dataset_type: int, items: list[Item], labels: list[str | None]
     ) -> tuple[np.ndarray, np.ndarray | None]:
         if dataset_type == 0:
-            emb, stats = image_features(ctx, [(i.sample_id, i.source) for i in items])
+            emb, stats = image_features(
+                ctx,
+                [(i.sample_id, i.source) for i in items],
+                image_size=IMAGE_SIZE,
+                batch_size=FEATURE_BATCH,
+            )
             return emb, stats
         from labelpilot.algorithms.text_features import TextEmbedder
 
@@ -203,7 +258,7 @@ class AutoLabelRunner:
         from labelpilot.algorithms.image_features import load_image
         from labelpilot.features.images import embedder
 
-        emb: Any = embedder(str(ctx.settings.resolved_model_dir))
+        emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)
         images = [load_image(read_sample(ctx, t.source)) for t in targets]
         return augmented_probabilities(images, emb.embed, model.predict_proba)
 
