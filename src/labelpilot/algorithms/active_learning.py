@@ -25,7 +25,11 @@ non-negative (ReLU CNN features such as the MobileNetV2 embeddings) the square r
        scaled by their eigenvalues, rows normalised. Distances in it follow the cluster
        structure of the whole data set; a second kNN graph ``S2`` is built in it.
     4. Label spreading (Zhou et al. 2004) on ``S2``, solved to convergence:
-       ``F = (1 - alpha) (I - alpha S2)^-1 Y`` by batched conjugate gradients; rows normalised.
+       ``F = (1 - alpha) (I - alpha S2)^-1 Y`` by batched conjugate gradients; each class column
+       divided by its number of seeds (class mass normalisation, Zhu et al. 2003), rows
+       normalised. The per-class division also keeps held-out scores unbiased: a labeled row
+       left out loses one seed of its own class, which would otherwise count against it and
+       make the calibration under-confident.
     5. Geometric blend with the ``fast`` model: ``(1 - w) log p_graph + w log p_linear``.
        ``blend="auto"`` picks ``w`` in ``{0, .25, .5, .75, 1}`` by held-out log-likelihood, so
        where the unlabeled structure does not follow the classes (sentiment of short texts:
@@ -627,6 +631,7 @@ class AutoLabeler(BaseEstimator):
         alpha = float(self.alpha)
         a = (sparse.identity(n, format="csr") - alpha * s).tocsr()
         onehot = np.eye(k)[y]
+        counts = np.maximum(onehot.sum(axis=0), 1.0)
         if folds is not None and n_l <= self.loo_max_labeled:
             full = np.zeros((n, k))
             diag = np.empty(n_l)
@@ -638,7 +643,8 @@ class AutoLabeler(BaseEstimator):
                 g = _cg_solve(a, rhs)  # columns of G for seeds start..stop-1
                 full += g @ onehot[start:stop]
                 diag[start:stop] = g[np.arange(start, stop), np.arange(stop - start)]
-            return full, full[:n_l] - diag[:, None] * onehot, "leave-one-out"
+            held_out = (full[:n_l] - diag[:, None] * onehot) / np.maximum(counts - onehot, 1.0)
+            return full / counts, held_out, "leave-one-out"
         rhs_list = [np.zeros((n, k))]
         rhs_list[0][:n_l] = (1.0 - alpha) * onehot
         for tr, _ in folds or []:
@@ -646,12 +652,13 @@ class AutoLabeler(BaseEstimator):
             r[tr] = (1.0 - alpha) * onehot[tr]
             rhs_list.append(r)
         sol = _cg_solve(a, np.hstack(rhs_list))
-        full = sol[:, :k]
+        full = sol[:, :k] / counts
         if folds is None:
             return full, None, "none"
         held_out = np.zeros((n_l, k))
-        for i, (_, te) in enumerate(folds, start=1):
-            held_out[te] = sol[te, i * k : (i + 1) * k]
+        for i, (tr, te) in enumerate(folds, start=1):
+            fold_counts = np.maximum(onehot[tr].sum(axis=0), 1.0)
+            held_out[te] = sol[te, i * k : (i + 1) * k] / fold_counts
         return full, held_out, f"{len(folds)}-fold"
 
     def _choose_blend(self, graph_oof: np.ndarray, lin_oof: np.ndarray, y: np.ndarray) -> float:
