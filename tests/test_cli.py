@@ -142,3 +142,28 @@ def test_serve_runs_workers_that_end_with_it(tmp_path: Path, sig: str):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_models_add_list_delete_with_signed_requests(app, cred, project, tmp_path: Path):
+    from tests.support.onnx_models import rectangle_detector
+
+    model, config = rectangle_detector()
+    (tmp_path / "det.onnx").write_bytes(model)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with live_server(app) as url:
+        env = {
+            "LABELPILOT_URL": url,
+            "LABELPILOT_PROJECT_ID": project,
+            "LABELPILOT_ACCESS_KEY": cred.access_key,
+            "LABELPILOT_SECRET_KEY": cred.secret_key,
+            "COLUMNS": "200",
+        }
+        added = runner.invoke(cli, ["models", "add", str(tmp_path), "--name", "rects"], env=env)
+        assert added.exit_code == 0, added.output
+        model_id = json.loads(added.output)["model_id"]
+        listed = runner.invoke(cli, ["models", "list"], env=env)
+        assert model_id in listed.output and "object_detection" in listed.output
+        again = runner.invoke(cli, ["models", "add", str(tmp_path), "--name", "rects"], env=env)
+        assert again.exit_code == 1 and "already exists" in again.output
+        gone = runner.invoke(cli, ["models", "delete", model_id], env=env)
+        assert gone.exit_code == 0 and model_id in gone.output

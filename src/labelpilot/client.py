@@ -110,6 +110,7 @@ class LabelPilotClient:
         else:
             raise ValueError("pass ak and sk, or token")
         self.project_id = project_id
+        self._v1 = base_url.rstrip("/") + _path("v1", project_id)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + _path("v2", project_id),
             auth=auth,
@@ -134,6 +135,23 @@ class LabelPilotClient:
         if not response.is_success:
             raise ApiError.from_response(response)
         return response.json() if response.content else {}
+
+    def v1(self, method: str, path: str, body: Any = None, **params: Any) -> dict[str, Any]:
+        """A call under ``/v1/{project_id}`` (models, services)."""
+        return self._request(method, self._v1 + path, body, params)
+
+    # Models
+    def create_model(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.v1("POST", "/models", body)
+
+    def list_models(self, **params: Any) -> dict[str, Any]:
+        return self.v1("GET", "/models", **params)
+
+    def get_model(self, model_id: str) -> dict[str, Any]:
+        return self.v1("GET", _path("models", model_id))
+
+    def delete_model(self, model_id: str) -> dict[str, Any]:
+        return self.v1("DELETE", _path("models", model_id))
 
     # Datasets
     def create_dataset(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,8 @@ tasks_app = typer.Typer(help="Intelligent tasks on a running server.")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(tasks_app, name="tasks")
+models_app = typer.Typer(help="The model registry on a running server.")
+app.add_typer(models_app, name="models")
 
 
 def _out() -> Console:
@@ -417,3 +419,81 @@ def tasks_stop(dataset_id: str, task_id: str) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list(name: Annotated[str | None, typer.Option(help="Name filter")] = None) -> None:
+    """List registered models, newest first."""
+    data = _call(_client().list_models, model_name=name, limit=100)
+    table = Table("model_id", "name", "version", "type", "task", "size", title="models")
+    for m in data["models"]:
+        table.add_row(
+            m["model_id"],
+            m["model_name"],
+            m["model_version"],
+            m["model_type"],
+            m["task"],
+            str(m["model_size"]),
+        )
+    _out().print(table)
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Argument(help=".onnx file, or a directory with config.json")],
+    name: Annotated[str, typer.Option(help="model_name")],
+    version: Annotated[str, typer.Option(help="model_version")] = "0.0.1",
+    config: Annotated[Path | None, typer.Option(help="config JSON file")] = None,
+) -> None:
+    """Upload an ONNX model with its config (docs/prelabel.md); prints the model id."""
+    import base64
+
+    file = path
+    cfg_path = config
+    if path.is_dir():
+        files = sorted(path.glob("*.onnx"))
+        if len(files) != 1:
+            raise typer.BadParameter(f"{path} must hold exactly one .onnx file")
+        file = files[0]
+        cfg_path = cfg_path or path / "config.json"
+    if cfg_path is None or not cfg_path.is_file():
+        raise typer.BadParameter("a config JSON is needed (--config, or config.json beside it)")
+    body = {
+        "model_name": name,
+        "model_version": version,
+        "model_type": "ONNX",
+        "model_file": base64.b64encode(file.read_bytes()).decode(),
+        "config": json.loads(cfg_path.read_text()),
+    }
+    typer.echo(json.dumps(_call(_client().create_model, body)))
+
+
+@models_app.command("add-imagenet")
+def models_add_imagenet(
+    name: Annotated[str, typer.Option(help="model_name")] = "mobilenet-v2-imagenet",
+    version: Annotated[str, typer.Option(help="model_version")] = "1.0.0",
+) -> None:
+    """Register the packaged pretrained ImageNet classifier (MobileNetV2, BSD-3 weights)."""
+    import base64
+
+    from labelpilot.mlmodels.pretrained import imagenet_classifier
+
+    path, cfg = imagenet_classifier(get_settings().resolved_model_dir)
+    body = {
+        "model_name": name,
+        "model_version": version,
+        "model_type": "ONNX",
+        "model_file": base64.b64encode(path.read_bytes()).decode(),
+        "config": cfg.model_dump(mode="json", exclude_none=True),
+        "description": "MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3-Clause)",
+    }
+    typer.echo(json.dumps(_call(_client().create_model, body)))
+
+
+@models_app.command("delete")
+def models_delete(model_id: str) -> None:
+    """Delete a model version."""
+    typer.echo(json.dumps(_call(_client().delete_model, model_id)))
