@@ -8,6 +8,7 @@ is not registered in ``labelpilot.engine.runners.BUILTIN_RUNNERS``.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import inspect
 import json
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import (
@@ -481,6 +483,40 @@ def test_auto_grouping_from_the_form_then_label_a_group(
     expect(page.locator(".grid .card .chip").first).to_have_text("shape-a")
     groups.nth(1).click()
     expect(page.locator(".grid .card")).to_have_count(sizes[1])
+
+
+def test_pre_label_from_the_form_with_a_registered_model(
+    page: Page, server: LiveServer, tmp_path: Path
+) -> None:
+    from tests.support.onnx_models import mnist_pixel_classifier
+
+    model, config = mnist_pixel_classifier()
+    r = httpx.post(
+        f"{server.url}/v1/{server.project_id}/models",
+        headers={"X-Auth-Token": server.token},
+        json={
+            "model_name": "pixels-e2e",
+            "model_type": "ONNX",
+            "model_file": base64.b64encode(model).decode(),
+            "config": config,
+        },
+    )
+    assert r.status_code == 200, r.text
+    model_id = r.json()["model_id"]
+    ds = server.create_dataset("prelabel-e2e", write_image_set(tmp_path / "pl", 2, 10))
+    sign_in(page, server, f"/datasets/{ds}")
+    page.get_by_role("radio", name="Pre-label").check()
+    form = page.locator("form[data-kind=pre-label]")
+    form.get_by_role("button", name="Start pre-label").click()
+    expect(form.locator("[data-field=model_id] .field-error")).to_contain_text("model_id")
+    # the registered model is offered as a suggestion
+    expect(form.locator(f"datalist option[value='{model_id}']")).to_have_count(1)
+    form.get_by_label("Model ID").fill(model_id)
+    form.get_by_role("button", name="Start pre-label").click()
+    expect(page).to_have_url(re.compile(r"tasks\?type=pre-label"))
+    row = page.locator("table.tasks tbody tr").first
+    expect(row.locator(".badge")).to_have_text("succeeded", timeout=120_000)
+    assert server.dataset(ds)["unconfirmed_sample_count"] > 0
 
 
 # --- other pages --------------------------------------------------------------------------------

@@ -37,8 +37,11 @@ export function queryString(params = {}) {
   return s ? `?${s}` : '';
 }
 
-/** Raw fetch of `/v2/{project}{path}`; throws ApiError with the API's error_code / error_msg. */
-export async function request(path, { method = 'GET', body, query, auth, signal } = {}) {
+/**
+ * Raw fetch of `/v2/{project}{path}` (or `/v1/{project}{path}` with `v1: true`: models, services);
+ * throws ApiError with the API's error_code / error_msg.
+ */
+export async function request(path, { method = 'GET', body, query, auth, signal, v1 = false } = {}) {
   const probe = Boolean(auth); // sign-in checks a credential that is not the session's
   auth = auth || session();
   if (!auth) throw new ApiError(401, 'ModelArts.0201', 'Not signed in');
@@ -46,7 +49,7 @@ export async function request(path, { method = 'GET', body, query, auth, signal 
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(`/v2/${encodeURIComponent(auth.project_id)}${path}${queryString(query)}`, {
+    res = await fetch(`/${v1 ? 'v1' : 'v2'}/${encodeURIComponent(auth.project_id)}${path}${queryString(query)}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -97,6 +100,7 @@ export const Api = {
   getTask: (id, tid) => api(`${ds(id)}/tasks/${encodeURIComponent(tid)}`),
   createTask: (id, body) => api(`${ds(id)}/tasks`, { method: 'POST', body }),
   stopTask: (id, tid) => api(`${ds(id)}/tasks/${encodeURIComponent(tid)}/stop`, { method: 'POST' }),
+  listModels: (query) => api('/models', { query, v1: true }),
 };
 
 /** Update samples in chunks of 100; returns {ok, failed: [{name, error_msg}]}. */

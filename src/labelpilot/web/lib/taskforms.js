@@ -29,6 +29,22 @@ function paramRow(label = '', value = '') {
   return row;
 }
 
+/** The model_id field, with the project's registered models offered as suggestions. */
+function modelPicker() {
+  const options = h('datalist', { id: 'model-options' });
+  const input = h('input', { name: 'model_id', required: true, spellcheck: 'false', list: 'model-options', autocomplete: 'off' });
+  Api.listModels({ limit: 100 })
+    .then((data) => {
+      for (const m of data.models) {
+        options.append(h('option', { value: m.model_id }, `${m.model_name} ${m.model_version} · ${m.task.replace('_', ' ')}`));
+      }
+    })
+    .catch(() => {
+      /* suggestions only: the form still takes a pasted id */
+    });
+  return [field('Model ID', input, 'A registered model (labelpilot models add …): pick one or paste its id.'), options];
+}
+
 export const FORMS = {
   'auto-label': {
     intro: 'Active learning: train on the labeled samples, label the rest, and send the uncertain ones to review.',
@@ -56,7 +72,7 @@ export const FORMS = {
   'pre-label': {
     intro: 'Label the unlabeled samples with one of your models; the results wait for review.',
     fields: () => [
-      field('Model ID', h('input', { name: 'model_id', required: true, spellcheck: 'false' })),
+      modelPicker(),
       instanceCount(),
       checkbox('collect_key_sample', 'Collect key (hard) samples', false),
     ],
