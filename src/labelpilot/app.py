@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
-from labelpilot.api import datasets, models, samples, tasks
+from labelpilot.api import datasets, models, samples, services, tasks
 from labelpilot.api.deps import Services
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
@@ -123,8 +123,19 @@ async def _reaper(svc: Services) -> None:
             log.exception("reaper failed")
 
 
-def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> FastAPI:
-    """The LabelPilot ASGI app: ModelArts v2 API, OpenAPI at /openapi.json, docs at /docs."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_reaper: bool = True,
+    run_supervisor: bool | None = None,
+) -> FastAPI:
+    """The LabelPilot ASGI app: ModelArts v2 API, OpenAPI at /openapi.json, docs at /docs.
+
+    ``run_supervisor`` (default: as ``run_reaper``) starts the online-service supervisor in the
+    lifespan: it starts, restarts and stops service processes, and restores them at startup.
+    """
+    if run_supervisor is None:
+        run_supervisor = run_reaper
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url)
     db.migrate()
@@ -138,11 +149,20 @@ def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(_reaper(svc)) if run_reaper else None
+        supervisor = None
+        if run_supervisor:
+            from labelpilot.serving.supervisor import ServiceSupervisor
+
+            supervisor = ServiceSupervisor(settings, db)
+            supervisor.start()
+            app.state.supervisor = supervisor
         try:
             yield
         finally:
             if reaper:
                 reaper.cancel()
+            if supervisor:
+                await asyncio.to_thread(supervisor.stop)
             db.dispose()
 
     app = FastAPI(
@@ -158,6 +178,7 @@ def create_app(settings: Settings | None = None, *, run_reaper: bool = True) -> 
     app.include_router(datasets.router)
     app.include_router(samples.router)
     app.include_router(models.router)
+    app.include_router(services.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -55,6 +55,23 @@ class Settings(BaseSettings):
     max_model_bytes: int = Field(
         default=200 * 1024 * 1024, description="Largest ONNX model file the registry accepts"
     )
+    # online services (auto-deploy): supervised HTTP inference servers
+    service_host: str = Field(default="127.0.0.1", description="Address services listen on")
+    service_threads: int = Field(
+        default=1, ge=1, le=64, description="ONNX Runtime threads per service instance"
+    )
+    service_max_instances: int = Field(
+        default=4, ge=1, description="Largest instance_count (worker processes) of a service"
+    )
+    service_start_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds a service may take to answer /health"
+    )
+    service_start_attempts: int = Field(
+        default=3, ge=1, description="Failed starts in a row before a service is marked failed"
+    )
+    supervisor_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between the service supervisor's checks"
+    )
 
     import_roots: list[Path] | None = Field(
         default=None,

@@ -1,0 +1,1 @@
+"""Online inference services: the server process, its supervisor and the service rows."""
