@@ -81,12 +81,13 @@ def test_classification_prelabels_to_be_confirmed(client, db, settings, project,
     )
     assert task["result"]["model_id"] == model_id
     running = next(e for e in task["result"]["events"] if e["name"] == "running")
-    assert [e["name"] for e in running["events"]] == ["loading", "inference", "writing"]
+    steps = ["loading", "inference", "hard examples", "writing"]
+    assert [e["name"] for e in running["events"]] == steps
     assert sum(task["result"]["label_counts"].values()) == 50
 
     auto = list_all(client, project, ds, auth, "auto-annotations/samples")
     assert len(auto) == 50  # the 10 labeled samples are not touched
-    right = 0
+    right, reasons = 0, set()
     for sample in auto:
         (label,) = sample["labels"]
         assert label["annotated_by"] == "auto" and 0 <= label["score"] <= 1
@@ -94,10 +95,21 @@ def test_classification_prelabels_to_be_confirmed(client, db, settings, project,
         assert label["property"]["@labelpilot:model_id"] == model_id
         meta = sample["metadata"]
         assert meta["@modelarts:hard"] in (0.0, 1.0)
-        if meta["@modelarts:hard"]:
-            assert meta["@modelarts:hard_reasons"] == [1] and label["score"] <= 0.55
+        assert 0 <= meta["@modelarts:hard_coefficient"] <= 1
+        assert (meta["@modelarts:hard_coefficient"] >= 0.5) == bool(meta["@modelarts:hard"])
+        assert set(meta["@modelarts:hard_reasons"]) <= {1, 19, 21, 23, 24}
+        if 1 in meta["@modelarts:hard_reasons"]:
+            assert label["score"] <= 0.55  # (1 + 1/10) / 2
+        reasons.update(meta["@modelarts:hard_reasons"])
+        prop_reasons = label["property"]["@modelarts:hard_reasons"]
+        assert prop_reasons == "-".join(str(r) for r in meta["@modelarts:hard_reasons"])
         right += label["name"] == truth[sample["source"].rsplit("/", 1)[-1]]
     assert right / len(auto) >= 0.8
+    # a pixel model is not robust to crops and shifts: those reasons must show up
+    assert reasons & {21, 23, 24}
+    assert task["result"]["hard_sample_count"] == sum(
+        s["metadata"]["@modelarts:hard"] for s in auto
+    )
     info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert info["unconfirmed_sample_count"] == 50 and info["annotated_sample_count"] == 10
 

@@ -453,7 +453,7 @@ class HardExampleMiner:
             tv = 0.5 * np.abs(a - p).sum(axis=1)
             changed = a.argmax(axis=1) != pred
             strengths[rule] = np.where(changed, np.maximum(tv, 0.5), np.minimum(tv, 0.499))
-        return _combine(strengths, n)
+        return combine_strengths(strengths, n)
 
     def _rule_confidence(self, p: np.ndarray) -> np.ndarray:
         k = p.shape[1]
@@ -524,7 +524,12 @@ class HardExampleMiner:
         return np.clip(z / (2.0 * self.z_threshold), 0.0, 1.0)
 
 
-def _combine(strengths: dict[int, np.ndarray], n: int) -> HardExamples:
+def combine_strengths(strengths: dict[int, np.ndarray], n: int) -> HardExamples:
+    """Rule strengths ``{reason id: (n,) in [0, 1]}`` -> flags, coefficients and reasons.
+
+    A rule fires at strength >= 0.5; the coefficient is the noisy-OR of the fired strengths
+    (the largest strength when none fired). See the module docstring.
+    """
     ids = sorted(strengths)
     if not ids:
         return HardExamples(np.zeros(n, bool), np.zeros(n), [[] for _ in range(n)], strengths)

@@ -14,6 +14,7 @@ the dataset) or ``skip`` (that prediction is dropped and counted in the result).
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
 from labelpilot.api import schemas as s
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.engine.context import RunContext, TaskFailed
@@ -38,6 +40,7 @@ from labelpilot.samples.service import set_labels
 from labelpilot.tasks.tables import Task
 
 BATCH = 32
+MAX_AUGMENTED = 2000  # augmentation checks (4 more inferences each) above this are skipped
 WRITE_BATCH = 500
 MAX_INSTANCES = 8
 DATASET_TASK_NAMES = {0: "image classification", 1: "object detection", 100: "text classification"}
@@ -197,7 +200,14 @@ class PreLabelRunner:
         finally:
             for p in predictors:
                 p.close()
-        hard = self._hard(preds, scope) if ctx.collect_key_sample else None
+        hard = None
+        if ctx.collect_key_sample:
+            with ctx.step("hard examples", "low confidence; augmentations for image classes"):
+                predictor = load_predictor(ctx.storage, model, os.cpu_count() or 1)
+                try:
+                    hard = self._hard(ctx, predictor, model, targets, preds, scope)
+                finally:
+                    predictor.close()
         ctx.check_stop()
         with ctx.step("writing", f"{len(targets)} samples"):
             counts, skipped, empty = self._write(ctx, model, targets, preds, hard, known, policy)
@@ -211,7 +221,7 @@ class PreLabelRunner:
         if skipped:
             result["skipped_unknown_labels"] = dict(skipped)
         if hard is not None:
-            result["hard_sample_count"] = sum(1 for h, _ in hard if h)
+            result["hard_sample_count"] = int(np.asarray(hard.hard).sum())
         return result
 
     # -- steps ------------------------------------------------------------------------------
@@ -254,32 +264,59 @@ class PreLabelRunner:
                 ctx.progress(5.0 + 85.0 * done / max(len(targets), 1))
         return [p for chunk in out for p in (chunk or [])]
 
-    @staticmethod
     def _hard(
-        preds: list[Prediction], scope: tuple[float, float] | None
-    ) -> list[tuple[bool, float]]:
-        """Reason 1 (low confidence) per sample, on its least confident label: ``(hard, coef)``.
+        self,
+        ctx: RunContext,
+        predictor: Predictor,
+        model: Model,
+        targets: list[Target],
+        preds: list[Prediction],
+        scope: tuple[float, float] | None,
+    ) -> HardExamples:
+        """Hard-example reasons that apply to any model (see docs/prelabel.md).
 
-        With ``confidence_scope`` it fires inside the window; otherwise below the midpoint
-        between chance and certainty (classification, as in auto-label) or below 0.5
-        (detection). A detection sample with no box at all is hard too. The coefficient is the
-        uncertainty ``(1 - p) / (1 - 1/k)`` (detection ``1 - p``).
+        1, low confidence, on a sample's least confident label: inside ``confidence_scope``
+        when given, else at most the midpoint between chance and certainty (classification,
+        strength ``(1 - p) / (1 - 1/k)`` as in auto-label) or below 0.5 (detection, strength
+        ``1 - p``; a sample without boxes is hard). 19, 21, 23, 24 (image classification, at
+        most ``MAX_AUGMENTED`` samples): the top class changes when the image is blurred,
+        cropped, scaled or translated; strength the total variation between the two score
+        rows (at least 0.5 when the class changes).
         """
-        out = []
-        for p in preds:
-            if not p.labels:
-                out.append((True, 1.0))
-                continue
-            low = min(lb.score for lb in p.labels)
-            k = max(len(p.scores), 2) if p.scores else 0
-            coef = (1 - low) / (1 - 1 / k) if k else 1 - low
-            if scope is not None:
-                hard = scope[0] <= low <= scope[1]
-            elif k:
-                hard = low <= (1 + 1 / k) / 2
-            else:
-                hard = low < 0.5
-            out.append((hard, float(np.clip(coef, 0.0, 1.0))))
+        n = len(preds)
+        low = np.array([min((lb.score for lb in p.labels), default=0.0) for p in preds])
+        k = np.array([len(p.scores) if p.scores else 0 for p in preds])
+        strengths: dict[int, np.ndarray] = {}
+        if scope is not None:
+            lo, hi = scope
+            depth = 1.0 - np.abs(low - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-9)
+            inside = (low >= lo) & (low <= hi)
+            strengths[1] = np.where(inside, 0.5 + 0.5 * np.clip(depth, 0.0, 1.0), 0.0)
+        else:
+            kk = np.maximum(k, 2)
+            strengths[1] = np.where(k > 0, (1.0 - low) / (1.0 - 1.0 / kk), 1.0 - low)
+        strengths[1] = np.where([not p.labels for p in preds], 1.0, strengths[1])
+        if model.task == "image_classification" and 0 < n <= MAX_AUGMENTED:
+            strengths.update(self._augmented(ctx, predictor, targets, preds))
+        return combine_strengths({r: np.clip(v, 0.0, 1.0) for r, v in strengths.items()}, n)
+
+    def _augmented(
+        self, ctx: RunContext, predictor: Predictor, targets: list[Target], preds: list[Prediction]
+    ) -> dict[int, np.ndarray]:
+        from labelpilot.algorithms.hard_examples import DEFAULT_AUGMENTATIONS, augment_images
+        from labelpilot.algorithms.image_features import load_image
+
+        out = {rid: np.zeros(len(targets)) for rid in DEFAULT_AUGMENTATIONS}
+        for start in range(0, len(targets), BATCH):
+            ctx.check_stop()
+            chunk = range(start, min(start + BATCH, len(targets)))
+            images = [load_image(read_sample(ctx, targets[i].source)) for i in chunk]
+            for rid in DEFAULT_AUGMENTATIONS:
+                augmented = predictor.predict_images(
+                    [_png(im) for im in augment_images(images, rid)]
+                )
+                for i, aug in zip(chunk, augmented, strict=True):
+                    out[rid][i] = _change(preds[i], aug)
         return out
 
     def _write(
@@ -288,7 +325,7 @@ class PreLabelRunner:
         model: Model,
         targets: list[Target],
         preds: list[Prediction],
-        hard: list[tuple[bool, float]] | None,
+        hard: HardExamples | None,
         known: set[str],
         policy: str,
     ) -> tuple[Counter[str], Counter[str], int]:
@@ -329,9 +366,7 @@ class PreLabelRunner:
                             prop["@modelarts:shape"] = "bndbox"
                             prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
                         if hard is not None:
-                            prop["@modelarts:hard"] = "1" if hard[i][0] else "0"
-                            prop["@modelarts:hard_coefficient"] = f"{hard[i][1]:.4f}"
-                            prop["@modelarts:hard_reasons"] = "1" if hard[i][0] else ""
+                            prop.update(hard.label_property(i))
                         labels.append(
                             s.SampleLabel(
                                 name=lb.name,
@@ -348,9 +383,7 @@ class PreLabelRunner:
                     if detection and size is not None:
                         meta["@modelarts:size"] = [size[0], size[1], 3]
                     if hard is not None:
-                        meta["@modelarts:hard"] = 1.0 if hard[i][0] else 0.0
-                        meta["@modelarts:hard_coefficient"] = round(hard[i][1], 4)
-                        meta["@modelarts:hard_reasons"] = [1] if hard[i][0] else []
+                        meta.update(hard.sample_metadata(i))
                     if not labels:
                         empty += 1
                         if sample.state == STATE_AUTO:
@@ -359,3 +392,21 @@ class PreLabelRunner:
                     set_labels(sess, ds, sample, labels, state=state, metadata=meta)
             ctx.progress(90.0 + 10.0 * min(start + WRITE_BATCH, len(targets)) / len(targets))
         return counts, skipped, empty
+
+
+def _png(image: Any) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _change(before: Prediction, after: Prediction) -> float:
+    """Strength of "the top class changed": total variation, >= 0.5 exactly when it changed."""
+    top = before.labels[0].name if before.labels else None
+    changed = (after.labels[0].name if after.labels else None) != top
+    if before.scores and after.scores:
+        names = set(before.scores) | set(after.scores)
+        tv = 0.5 * sum(abs(before.scores.get(c, 0.0) - after.scores.get(c, 0.0)) for c in names)
+    else:
+        tv = 1.0 if changed else 0.0
+    return max(tv, 0.5) if changed else min(tv, 0.499)
