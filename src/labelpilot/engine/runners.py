@@ -38,6 +38,7 @@ class Runner(Protocol):
 BUILTIN_RUNNERS: dict[str, str] = {
     "auto-label": "labelpilot.runners.autolabel:AutoLabelRunner",
     "auto-grouping": "labelpilot.runners.grouping:GroupingRunner",
+    "auto-deploy": "labelpilot.runners.deploy:AutoDeployRunner",
     "pre-label": "labelpilot.runners.prelabel:PreLabelRunner",
 }
 
