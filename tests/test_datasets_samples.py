@@ -912,3 +912,28 @@ def test_bad_requests_have_the_error_shape_and_lose_nothing(api: Api) -> None:
     for r, status, code in cases:
         assert_error(r, status, code)
     assert (api.counts(ds), sorted(api.ids(ds)), api.dataset(ds)["labels"]) == before
+
+
+def test_concurrent_creates_of_one_name_never_answer_500(app, auth, project) -> None:
+    """Check-then-insert races (PostgreSQL) end in 4351, not in an integrity error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.support.live import live_server
+
+    with live_server(app) as url:
+
+        def create(_: int) -> httpx.Response:
+            return httpx.post(
+                f"{url}/v2/{project}/datasets",
+                json={"dataset_name": "raced"},
+                headers=auth,
+                timeout=30,
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(create, range(8)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] + [400] * 7, [r.text for r in answers]
+    assert all(r.json()["error_code"] == "ModelArts.4351" for r in answers if r.status_code == 400)

@@ -96,7 +96,13 @@ def create_dataset(
         update_time=now,
     )
     session.add(ds)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent create took the name between check and insert
+        raise BadRequest(
+            f"dataset_name '{req.dataset_name}' is already used", error_code="ModelArts.4351"
+        ) from exc
     if req.labels:
         create_labels(session, ds, req.labels)
     imported = 0
