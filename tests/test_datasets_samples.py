@@ -937,3 +937,36 @@ def test_concurrent_creates_of_one_name_never_answer_500(app, auth, project) -> 
     codes = sorted(r.status_code for r in answers)
     assert codes == [201] + [400] * 7, [r.text for r in answers]
     assert all(r.json()["error_code"] == "ModelArts.4351" for r in answers if r.status_code == 400)
+
+
+def test_files_are_deleted_only_when_the_delete_commits(app, client, auth, project) -> None:
+    from labelpilot.datasets.service import delete_dataset, get_dataset
+    from labelpilot.samples.service import delete_samples
+    from labelpilot.storage.local import path_from_url
+
+    svc = app.state.services
+    ds = client.post(f"/v2/{project}/datasets", json={"dataset_name": "files"}, headers=auth)
+    ds_id = ds.json()["dataset_id"]
+    r = client.post(
+        f"/v2/{project}/datasets/{ds_id}/data-annotations/samples",
+        json={"samples": [{"name": "a.png", "data": base64.b64encode(png_bytes()).decode()}]},
+        headers=auth,
+    )
+    assert r.json()["success"], r.text
+    (sample,) = client.get(
+        f"/v2/{project}/datasets/{ds_id}/data-annotations/samples", headers=auth
+    ).json()["samples"]
+    path = path_from_url(sample["source"])
+    for delete in (
+        lambda s, d: delete_samples(s, svc.storage, d, [sample["sample_id"]]),
+        lambda s, d: delete_dataset(s, svc.storage, d),
+    ):
+        with pytest.raises(RuntimeError), svc.db.transaction() as session:
+            delete(session, get_dataset(session, project, ds_id))
+            raise RuntimeError("the transaction fails after the delete")
+        assert path.is_file()  # the rows are back, and so is the file
+    with svc.db.transaction() as session:
+        delete_samples(
+            session, svc.storage, get_dataset(session, project, ds_id), [sample["sample_id"]]
+        )
+    assert not path.exists()

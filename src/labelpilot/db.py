@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,33 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+
+_AFTER_COMMIT = "labelpilot_after_commit"
+log = logging.getLogger(__name__)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session``'s transaction has committed; never if it rolls back.
+
+    For side effects outside the database that must not happen for a change that is undone,
+    such as deleting the files of deleted samples.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            action()
+        except Exception:  # the commit stands; a leftover file is harmless
+            log.exception("after-commit action failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from labelpilot.api import schemas as s
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, Dataset, Label, Sample, SampleLabel
+from labelpilot.db import after_commit
 from labelpilot.errors import BadRequest, DatasetNotFound, LabelPilotError
 from labelpilot.ids import now_ms, short_id
 from labelpilot.storage import Storage
@@ -233,7 +234,8 @@ def delete_dataset(session: Session, storage: Storage, ds: Dataset) -> None:
     session.execute(delete(Task).where(Task.dataset_id == ds.id))
     session.delete(ds)
     session.flush()
-    storage.delete_prefix(dataset_prefix(ds.id))
+    prefix = dataset_prefix(ds.id)
+    after_commit(session, lambda: storage.delete_prefix(prefix))
 
 
 # --- labels ---------------------------------------------------------------------------------

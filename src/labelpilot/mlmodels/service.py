@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labelpilot.db import after_commit
 from labelpilot.errors import BadRequest, LabelPilotError, NotFound
 from labelpilot.ids import now_ms, uuid_str
 from labelpilot.mlmodels.predictor import InvalidModel, Predictor, open_predictor
@@ -219,7 +220,7 @@ def delete_model(session: Session, storage: Storage, project_id: str, model_id: 
         raise BadRequest(f"model {model_id} is used by service {used}: delete the service first")
     session.delete(row)
     session.flush()
-    storage.delete_prefix(f"models/{model_id}/")
+    after_commit(session, lambda: storage.delete_prefix(f"models/{model_id}/"))
 
 
 def load_predictor(storage: Storage, row: Model, threads: int = 0) -> Predictor:

@@ -9,6 +9,7 @@ import json
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from labelpilot.datasets.tables import (
     Sample,
     SampleLabel,
 )
+from labelpilot.db import after_commit
 from labelpilot.errors import BadRequest, LabelPilotError, SampleNotFound
 from labelpilot.ids import now_ms, sample_id
 from labelpilot.storage import Storage
@@ -630,7 +632,7 @@ def delete_samples(
             continue
         key = storage.key_of(sample.source)
         if key is not None and key.startswith(dataset_prefix(ds.id) + "/"):
-            storage.delete(key)
+            after_commit(session, partial(storage.delete, key))
         results.append(s.BatchResult(success=True, name=sid))
     if found:
         session.execute(delete(SampleLabel).where(SampleLabel.sample_id.in_(list(found))))
