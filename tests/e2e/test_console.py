@@ -522,11 +522,38 @@ def test_pre_label_from_the_form_with_a_registered_model(
 # --- other pages --------------------------------------------------------------------------------
 
 
-def test_services_page_says_not_available_yet(page: Page, server: LiveServer) -> None:
+def test_services_page_lists_stops_starts_and_deletes(page: Page, server: LiveServer) -> None:
+    from tests.support.onnx_models import mnist_pixel_classifier
+
+    model, config = mnist_pixel_classifier()
+    v1 = f"{server.url}/v1/{server.project_id}"
+    headers = {"X-Auth-Token": server.token}
+    body = {
+        "model_name": "pixels-svc-e2e",
+        "model_type": "ONNX",
+        "model_file": base64.b64encode(model).decode(),
+        "config": config,
+    }
+    model_id = httpx.post(f"{v1}/models", headers=headers, json=body).json()["model_id"]
+    r = httpx.post(
+        f"{v1}/services",
+        headers=headers,
+        json={"service_name": "pixels-e2e", "config": [{"model_id": model_id}]},
+    )
+    assert r.status_code == 200, r.text
     sign_in(page, server, "/services")
-    heading = page.get_by_role("heading", name="Deployed services are not available yet")
-    expect(heading).to_be_visible()
-    expect(page.locator("main img, main table")).to_have_count(0)
+    row = page.locator("table.services tbody tr").filter(has_text="pixels-e2e")
+    expect(row.locator(".badge")).to_have_text("running", timeout=90_000)
+    expect(row).to_contain_text("pixels-svc-e2e")
+    expect(row.locator("code")).to_contain_text("http://127.0.0.1:")
+    expect(row.locator("[data-col=restarts]")).to_have_text("0")
+    row.get_by_role("button", name="Stop pixels-e2e").click()
+    expect(row.locator(".badge")).to_have_text("stopped", timeout=30_000)
+    row.get_by_role("button", name="Start pixels-e2e").click()
+    expect(row.locator(".badge")).to_have_text("running", timeout=90_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete pixels-e2e").click()
+    expect(page.get_by_text("No services yet.")).to_be_visible(timeout=30_000)
 
 
 def test_phone_width_has_no_horizontal_overflow(browser: Any, server: LiveServer) -> None:
