@@ -142,7 +142,7 @@ def create_app(
     svc = Services(
         settings=settings,
         db=db,
-        storage=open_storage(settings.resolved_storage_root),
+        storage=open_storage(settings.resolved_storage_root, settings),
         import_policy=ImportPolicy.from_settings(settings),
     )
 

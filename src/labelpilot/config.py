@@ -25,8 +25,16 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default sqlite file under data_dir"
     )
     storage_root: str | None = Field(
-        default=None, description="Storage URL for sample files; default <data_dir>/storage"
+        default=None,
+        description="Storage URL for sample files: a local path, file:// or s3://bucket/prefix; "
+        "default <data_dir>/storage",
     )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph, ...); unset: AWS"
+    )
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str | None = None
     model_dir: Path | None = Field(
         default=None, description="Converted model files (ONNX); default <data_dir>/models"
     )
@@ -103,6 +111,10 @@ class Settings(BaseSettings):
             LABELPILOT_MAX_ATTEMPTS=str(self.max_attempts),
             LABELPILOT_RUNNER_PLUGINS=json.dumps(self.runner_plugins),
         )
+        for name in ("s3_endpoint_url", "s3_access_key", "s3_secret_key", "s3_region"):
+            value = getattr(self, name)
+            if value is not None:
+                env[f"LABELPILOT_{name.upper()}"] = value
         return env
 
     @property

@@ -66,7 +66,7 @@ def _services(settings: Settings) -> Any:
 
     db = Database(settings.resolved_database_url)
     db.migrate()
-    return db, open_storage(settings.resolved_storage_root)
+    return db, open_storage(settings.resolved_storage_root, settings)
 
 
 # --- server side -----------------------------------------------------------------------------
@@ -497,3 +497,46 @@ def models_add_imagenet(
 def models_delete(model_id: str) -> None:
     """Delete a model version."""
     typer.echo(json.dumps(_call(_client().delete_model, model_id)))
+
+
+# --- services --------------------------------------------------------------------------------
+
+services_app = typer.Typer(help="Online services (deployed models) on a running server.")
+app.add_typer(services_app, name="services")
+
+
+@services_app.command("list")
+def services_list(name: Annotated[str | None, typer.Option(help="Name filter")] = None) -> None:
+    """List online services: status, model, URL, restarts."""
+    data = _call(_client().v1, "GET", "/services", service_name=name, limit=100)
+    table = Table("service_id", "name", "status", "model", "url", "restarts", title="services")
+    for s in data["services"]:
+        table.add_row(
+            s["service_id"],
+            s["service_name"],
+            s["status"],
+            f"{s.get('model_name') or s['model_id']} {s.get('model_version') or ''}".strip(),
+            s.get("access_address") or "",
+            str(s["restart_count"]),
+        )
+    _out().print(table)
+
+
+@services_app.command("stop")
+def services_stop(service_id: str) -> None:
+    """Stop a service (its process ends; it keeps its URL for the next start)."""
+    body = {"status": "stopped"}
+    typer.echo(json.dumps(_call(_client().v1, "PUT", f"/services/{service_id}", body)))
+
+
+@services_app.command("start")
+def services_start(service_id: str) -> None:
+    """Start a stopped or failed service again."""
+    body = {"status": "running"}
+    typer.echo(json.dumps(_call(_client().v1, "PUT", f"/services/{service_id}", body)))
+
+
+@services_app.command("delete")
+def services_delete(service_id: str) -> None:
+    """Delete a service (and the HTTP model registered for it)."""
+    typer.echo(json.dumps(_call(_client().v1, "DELETE", f"/services/{service_id}")))

@@ -89,7 +89,7 @@ class Worker:
         self.settings = settings
         self.parent_pid = parent_pid
         self.db = db or Database(settings.resolved_database_url)
-        self.storage = storage or open_storage(settings.resolved_storage_root)
+        self.storage = storage or open_storage(settings.resolved_storage_root, settings)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.shutdown = threading.Event()
 

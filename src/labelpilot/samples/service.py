@@ -30,7 +30,7 @@ from labelpilot.datasets.tables import (
     SampleLabel,
 )
 from labelpilot.db import after_commit
-from labelpilot.errors import BadRequest, LabelPilotError, SampleNotFound
+from labelpilot.errors import BadRequest, LabelPilotError, NotAvailable, SampleNotFound
 from labelpilot.ids import now_ms, sample_id
 from labelpilot.storage import Storage
 from labelpilot.storage.local import path_from_url
@@ -214,6 +214,11 @@ class ImportPolicy:
         return cls(roots, (settings.data_dir.resolve(),))
 
     def check(self, path_or_url: str, field: str) -> Path:
+        if "://" in path_or_url and not path_or_url.startswith("file://"):
+            raise NotAvailable(
+                f"{field} '{path_or_url}': importing from object storage URLs is not available "
+                "yet; import a server-side directory or add samples through the API"
+            )
         p = path_from_url(path_or_url).expanduser().resolve()
         inside = lambda root: p == root or root in p.parents  # noqa: E731
         if any(inside(r) for r in self.protected) or (

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from labelpilot.config import Settings
 
 
 class Storage(Protocol):
@@ -39,12 +42,21 @@ class Storage(Protocol):
         ...
 
 
-def open_storage(root_url: str) -> Storage:
-    """Open the storage at ``root_url`` (``file://`` or a plain local path)."""
+def open_storage(root_url: str, settings: Settings | None = None) -> Storage:
+    """Open the storage at ``root_url``: ``s3://bucket/prefix`` (S3-compatible, endpoint and
+    keys from ``settings``, default the process settings), ``file://`` or a plain local path."""
+    if root_url.startswith("s3://"):
+        from labelpilot.config import get_settings
+        from labelpilot.storage.s3 import S3Storage
+
+        st = settings or get_settings()
+        return S3Storage(
+            root_url,
+            endpoint_url=st.s3_endpoint_url,
+            access_key=st.s3_access_key,
+            secret_key=st.s3_secret_key,
+            region=st.s3_region,
+        )
     from labelpilot.storage.local import LocalStorage
 
-    if root_url.startswith("s3://"):
-        from labelpilot.errors import NotAvailable
-
-        raise NotAvailable("S3-compatible storage is not available yet in this version")
     return LocalStorage(root_url)
