@@ -248,3 +248,55 @@ def test_errors_in_the_modelarts_form(client, settings, db, project, auth, other
     assert bad.status_code == 400 and bad.json()["error_code"] == "ModelArts.4105"
     bad = httpx.post(url, content=b"not an image", headers={"Content-Type": "image/png"})
     assert bad.status_code == 400
+
+
+def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred, auth):
+    from typer.testing import CliRunner
+
+    from labelpilot.cli.main import app as cli
+    from labelpilot.config import get_settings
+    from tests.support.live import live_server
+
+    model_id = register_tiny_model(settings, db, project)
+    runner = CliRunner()
+    get_settings.cache_clear()
+    try:
+        with live_server(app) as url:  # the live server's lifespan runs the supervisor
+            env = {
+                "LABELPILOT_URL": url,
+                "LABELPILOT_PROJECT_ID": project,
+                "LABELPILOT_ACCESS_KEY": cred.access_key,
+                "LABELPILOT_SECRET_KEY": cred.secret_key,
+                "COLUMNS": "250",
+            }
+            headers = {"X-Auth-Token": cred.token}
+            r = httpx.post(
+                f"{url}/v1/{project}/services",
+                json={"service_name": "cli-svc", "config": [{"model_id": model_id}]},
+                headers=headers,
+            )
+            sid = r.json()["service_id"]
+
+            def status() -> str:
+                return str(
+                    httpx.get(f"{url}/v1/{project}/services/{sid}", headers=headers).json()[
+                        "status"
+                    ]
+                )
+
+            wait_for(lambda: status() == "running", 120)
+            listed = runner.invoke(cli, ["services", "list"], env=env)
+            assert listed.exit_code == 0, listed.output
+            assert "cli-svc" in listed.output and "running" in listed.output
+            stopped = runner.invoke(cli, ["services", "stop", sid], env=env)
+            assert stopped.exit_code == 0 and '"desired_status": "stopped"' in stopped.output
+            wait_for(lambda: status() == "stopped", 30)
+            started = runner.invoke(cli, ["services", "start", sid], env=env)
+            assert started.exit_code == 0, started.output
+            wait_for(lambda: status() == "running", 120)
+            deleted = runner.invoke(cli, ["services", "delete", sid], env=env)
+            assert deleted.exit_code == 0 and sid in deleted.output
+            missing = runner.invoke(cli, ["services", "stop", sid], env=env)
+            assert missing.exit_code == 1 and "ModelArts.3502" in missing.output
+    finally:
+        get_settings.cache_clear()
