@@ -187,7 +187,8 @@ def load_service(settings: Settings, service_id: str, threads: int) -> tuple[str
             s.expunge(model)
     finally:
         db.dispose()
-    predictor = load_predictor(open_storage(settings.resolved_storage_root), model, threads)
+    storage = open_storage(settings.resolved_storage_root, settings)
+    predictor = load_predictor(storage, model, threads)
     return model.id, predictor
 
 
