@@ -417,10 +417,6 @@ def tasks_stop(dataset_id: str, task_id: str) -> None:
     typer.echo("stop requested")
 
 
-if __name__ == "__main__":
-    app()
-
-
 # --- models ----------------------------------------------------------------------------------
 
 
@@ -540,3 +536,7 @@ def services_start(service_id: str) -> None:
 def services_delete(service_id: str) -> None:
     """Delete a service (and the HTTP model registered for it)."""
     typer.echo(json.dumps(_call(_client().v1, "DELETE", f"/services/{service_id}")))
+
+
+if __name__ == "__main__":
+    app()
