@@ -58,6 +58,10 @@ def test_auto_labels_to_be_confirmed_with_scores(client, db, settings, project, 
     assert task["result"]["train_job_id"] == task_id
     assert 0 < task["result"]["estimated_accuracy"] <= 1
     assert task["result"]["model_name"] == task["model_name"]
+    assert task["result"]["augmentation_checks"] == {
+        "applied": [],
+        "reason": "only with collect_key_sample",
+    }
     running = next(e for e in task["result"]["events"] if e["name"] == "running")
     assert [e["name"] for e in running["events"]] == [
         "features",
@@ -142,6 +146,7 @@ def test_auto_accept_precision_and_hard_example_output(client, db, settings, pro
     if accepted:
         right = sum(x["labels"][0]["name"] == str(truth[x["sample_name"]]) for x in accepted)
         assert right / len(accepted) >= 0.9
+    assert task["result"]["augmentation_checks"] == {"applied": [19, 21, 23, 24]}
     path = path_from_url(task["result"]["hard_example_path"])
     lines = [json.loads(x) for x in path.read_text().splitlines() if x]
     assert len(lines) == task["result"]["hard_sample_count"] > 0

@@ -19,13 +19,15 @@ from labelpilot.algorithms.hard_examples import (
     augmented_probabilities,
 )
 from labelpilot.algorithms.image_features import ImageEmbedder, image_stats
+from labelpilot.runners.autolabel import IMAGE_SIZE
 
 KIND_CLEAN, KIND_DARK, KIND_BLUR, KIND_FOREIGN = 0, 1, 2, 3
 
 
 @pytest.fixture(scope="module")
 def embedder(model_dir: Path) -> ImageEmbedder:
-    return ImageEmbedder(cache_dir=model_dir)
+    """At the auto-label task's input size, so the injection test checks what the task sees."""
+    return ImageEmbedder(image_size=IMAGE_SIZE, cache_dir=model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +108,22 @@ def test_injected_corruptions_are_flagged(injected) -> None:
     assert all(part.isdigit() for part in prop["@modelarts:hard_reasons"].split("-"))
 
 
-def test_augmentation_rules_with_a_real_model(injected, embedder: ImageEmbedder) -> None:
-    emb, _, y, labeled, kind, images = injected
+def test_augmentation_rules_with_a_real_model(injected, model_dir: Path) -> None:
+    """The rule mechanics at 112 px. (At the task's 224 px, a 1 px blur of a 28 px digit flips
+    as many predictions as inverting it: see docs/auto-label.md, open points.)"""
+    _, _, y, labeled, kind, images = injected
+    embedder = ImageEmbedder(image_size=112, cache_dir=model_dir)
     clean_unl = np.flatnonzero(~labeled & (kind == KIND_CLEAN))[:60]
-    model = AutoLabeler(algorithm="fast").fit(emb[labeled], y[labeled])
+    lab = np.flatnonzero(labeled)
+    emb_l = embedder.embed([images[i] for i in lab])
+    model = AutoLabeler(algorithm="fast").fit(emb_l, y[lab])
     sub = [images[i] for i in clean_unl]
     aug = augmented_probabilities(sub, embedder.embed, model.predict_proba, (19, 29))
     assert set(aug) == {19, 29}
-    proba = model.predict_proba(emb[clean_unl])
-    miner = HardExampleMiner(rules=[19, 29]).fit(emb[labeled], y[labeled])
-    result = miner.score(emb[clean_unl], proba, augmented_proba=aug)
+    emb_u = embedder.embed(sub)
+    proba = model.predict_proba(emb_u)
+    miner = HardExampleMiner(rules=[19, 29]).fit(emb_l, y[lab])
+    result = miner.score(emb_u, proba, augmented_proba=aug)
     # inverting MNIST (black digit on white) changes far more predictions than a light blur
     assert result.flagged_by([29]).mean() > result.flagged_by([19]).mean()
     assert set(r for rs in result.reasons for r in rs) <= {19, 29}

@@ -39,7 +39,8 @@ MAX_AUGMENTED = 2000  # augmentation checks (4 more embeddings each) above this 
 # 5 % labeled, fast 0.90 at 224 px vs 0.83 at 112 px). The feature-cache version names the size,
 # so the two caches never mix.
 IMAGE_SIZE = 224
-FEATURE_BATCH = 128  # samples per cached feature chunk (4 network batches, pipelined)
+# samples per cached feature chunk: 4 pipelined network batches; a stop waits for one chunk
+FEATURE_BATCH = 128
 
 
 @dataclass
@@ -185,8 +186,19 @@ class AutoLabelRunner:
         ctx.check_stop()
         with ctx.step("hard examples", "confidence, clusters, distance, shift, outliers"):
             augmented = None
-            if dataset_type == 0 and ctx.collect_key_sample and len(targets) <= MAX_AUGMENTED:
+            augmentation: dict[str, Any] = {"applied": []}
+            if dataset_type != 0:
+                augmentation["reason"] = "text: no augmentations"
+            elif not ctx.collect_key_sample:
+                augmentation["reason"] = "only with collect_key_sample"
+            elif len(targets) > MAX_AUGMENTED:
+                augmentation["reason"] = (
+                    f"{len(targets)} samples to label > {MAX_AUGMENTED}: skipped (each check "
+                    "embeds 4 augmented copies of every sample)"
+                )
+            else:
                 augmented = self._augmented_proba(ctx, model, targets)
+                augmentation["applied"] = sorted(augmented)
             miner = HardExampleMiner(confidence_scope=scope).fit(Xl, y, sl)
             hard = miner.score(Xu, proba, predicted, su, augmented)
             ctx.progress(92.0)
@@ -199,6 +211,7 @@ class AutoLabelRunner:
             "estimated_accuracy": round(float(model.estimated_accuracy_), 4),
             "algorithm_type": algorithm,
             "features": self._feature_info(ctx, dataset_type),
+            "augmentation_checks": augmentation,
         }
         target_precision = cfg.get("auto_accept_precision")
         if target_precision:
