@@ -3,8 +3,10 @@ supervisor, driven through the /v1/{project_id}/services API and called over rea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +187,26 @@ def test_labelpilot_restart_restores_services(settings, db, project, auth):
             timeout=30,
         )
         assert r.status_code == 200
+
+
+def test_two_servers_on_one_database_supervise_once(settings, db, project, auth):
+    """Scale-out: the server holding the lease supervises; the other takes over when it stops."""
+    model_id = register_tiny_model(settings, db, project)
+    with contextlib.ExitStack() as first_server:
+        first = first_server.enter_context(supervised_client(settings))
+        wait_for(lambda: first.app.state.supervisor.leader, 30)
+        with supervised_client(settings) as second:
+            sid = _create(second, project, auth, model_id)
+            before = wait_status(second, project, sid, auth, "running")
+            time.sleep(20 * settings.supervisor_interval)  # both supervisors made many passes
+            assert service_pids() == {before["pid"]}
+            assert not second.app.state.supervisor.leader
+            first_server.close()  # the leader stops, and its service process with it
+            wait_for(lambda: second.app.state.supervisor.leader, 30)
+            after = wait_status(second, project, sid, auth, "running")
+            assert after["pid"] != before["pid"]
+            assert after["access_address"] == before["access_address"]
+            assert service_pids() == {after["pid"]}
 
 
 def test_instance_count_sets_worker_processes(client, settings, db, project, auth):

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     service_start_attempts: int = Field(
         default=3, ge=1, description="Failed starts in a row before a service is marked failed"
     )
+    supervisor_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Lease of the one server that supervises the services of a database",
+    )
     supervisor_interval: float = Field(
         default=1.0, gt=0, description="Seconds between the service supervisor's checks"
     )

@@ -59,3 +59,13 @@ class Service(Base):
     task_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     create_at: Mapped[int] = mapped_column(BigInteger)
     update_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SupervisorLease(Base):
+    """Who supervises a database's services: one LabelPilot server at a time, by lease."""
+
+    __tablename__ = "supervisor_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch

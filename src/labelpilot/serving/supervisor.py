@@ -12,9 +12,13 @@ Every ``supervisor_interval`` seconds it
 * stops the processes of services whose desired state is ``stopped``, and of deleted services;
 * on its first pass, after a LabelPilot restart, starts again every service that should run.
 
+Several LabelPilot servers may share one database (scale-out); only the one holding the
+``services`` lease (``supervisor_leases``, renewed on every pass, ``supervisor_lease_seconds``)
+supervises. A server that stops releases it; when the holder dies, its service processes exit
+with it and another server takes the lease over once it expires and starts them again.
+
 Service processes run in their own session (process group), so a stop or a crash clean-up also
-ends their uvicorn workers, and they exit by themselves when this process dies. One LabelPilot
-server supervises a database's services.
+ends their uvicorn workers, and they exit by themselves when this process dies.
 """
 
 from __future__ import annotations
@@ -33,16 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from labelpilot.config import Settings
 from labelpilot.db import Database
 from labelpilot.ids import now_ms
-from labelpilot.mlmodels.tables import Service
+from labelpilot.mlmodels.tables import Service, SupervisorLease
 from labelpilot.serving.service import move_http_models, predict_url
 
 log = logging.getLogger(__name__)
 
+LEASE = "services"
 HEALTH_MISSES = 3  # failed health checks in a row before a running service is restarted
 LOG_TAIL = 800
 
@@ -126,6 +132,8 @@ class ServiceSupervisor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=2.0, trust_env=False)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.leader = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -148,7 +156,43 @@ class ServiceSupervisor:
             for sid in list(self.procs):
                 self._end(sid)
                 self._set(sid, status="stopped", pid=None)
+            if self.leader:
+                with self.db.transaction() as s:
+                    s.execute(
+                        update(SupervisorLease)
+                        .where(SupervisorLease.name == LEASE, SupervisorLease.owner == self.owner)
+                        .values(expires_at=0)
+                    )
+                self.leader = False
         self._http.close()
+
+    def _hold_lease(self) -> bool:
+        """Take or renew the supervision lease; False while another server holds it."""
+        now = now_ms()
+        until = now + int(self.settings.supervisor_lease_seconds * 1000)
+        with self.db.transaction() as s:
+            result: Any = s.execute(
+                update(SupervisorLease)
+                .where(SupervisorLease.name == LEASE)
+                .where((SupervisorLease.owner == self.owner) | (SupervisorLease.expires_at < now))
+                .values(owner=self.owner, expires_at=until)
+            )
+            taken = result.rowcount
+            if not taken and s.get(SupervisorLease, LEASE) is None:
+                try:
+                    with s.begin_nested():
+                        s.execute(
+                            insert(SupervisorLease).values(
+                                name=LEASE, owner=self.owner, expires_at=until
+                            )
+                        )
+                    taken = 1
+                except IntegrityError:  # another server inserted it first
+                    taken = 0
+        if bool(taken) != self.leader:
+            log.info("service supervision lease %s", "taken" if taken else "lost")
+        self.leader = bool(taken)
+        return self.leader
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -163,6 +207,10 @@ class ServiceSupervisor:
 
     def tick(self) -> None:
         with self._lock:
+            if not self._hold_lease():
+                for sid in list(self.procs):  # the lease was lost: the new holder takes over
+                    self._end(sid)
+                return
             with self.db.read() as s:
                 rows = s.execute(
                     select(
