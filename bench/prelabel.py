@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,25 +36,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def machine() -> dict[str, str]:
-    import onnxruntime
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
-        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-    }
+from machine_info import print_machine  # noqa: E402
 
 
 def digits_png(n: int) -> list[bytes]:
@@ -165,12 +145,11 @@ def main() -> None:
 
     from labelpilot.mlmodels.pretrained import imagenet_classifier
 
-    for k, v in machine().items():
-        print(f"{k:>13}: {v}")
+    print_machine("onnxruntime", "numpy", "pillow")
     root = Path(tempfile.mkdtemp(prefix="lp-bench-prelabel-"))
     model_path, config = imagenet_classifier(Path.home() / ".cache" / "labelpilot" / "models")
     pngs = digits_png(args.n)
-    print(f"{'images':>13}: {len(pngs)} MNIST digits as PNG, model MobileNetV2 ImageNet @224\n")
+    print(f"{'images':>12}: {len(pngs)} MNIST digits as PNG, model MobileNetV2 ImageNet @224\n")
     harness = Harness(root, model_path, config)
     datasets = {n: [harness.dataset(pngs) for _ in range(args.repeats)] for n in (1, 2)}
 

@@ -27,8 +27,6 @@ import asyncio
 import base64
 import io
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -40,29 +38,7 @@ from typing import Any
 
 import numpy as np
 
-
-def machine() -> dict[str, str]:
-    import fastapi
-    import onnxruntime
-    import uvicorn
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
-        "load average": " ".join(f"{v:.1f}" for v in os.getloadavg()),
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "fastapi": fastapi.__version__,
-        "uvicorn": uvicorn.__version__,
-    }
+from machine_info import print_machine
 
 
 def pct(values: list[float], q: float) -> float:
@@ -168,8 +144,7 @@ def main() -> None:
     from labelpilot.storage import open_storage
 
     print("== machine")
-    for k, v in machine().items():
-        print(f"{k:>14}: {v}")
+    print_machine("onnxruntime", "fastapi", "uvicorn", "httpx")
     tmp = Path(tempfile.mkdtemp(prefix="labelpilot-bench-serve-"))
     settings = Settings(
         data_dir=tmp / "data",
