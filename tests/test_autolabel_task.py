@@ -135,6 +135,7 @@ def test_auto_accept_precision_and_hard_example_output(client, db, settings, pro
     task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
     acc = task["result"]["auto_accept"]
+    assert acc["method"] == "calibration"
     assert 0 <= acc["threshold"] <= 1 and acc["target_precision"] == 0.95
     assert 0.95 <= acc["estimated_precision"] <= 1 and 0 <= acc["estimated_coverage"] <= 1
     accepted = [
@@ -201,10 +202,14 @@ def test_text_classification(client, db, settings, project, auth):
         if not labeled:
             truth[f"r{i:04d}.txt"] = label
     post_samples(client, project, ds, auth, items)
-    task_id = _create(client, project, ds, auth, {"algorithm_type": "fast"}).json()["task_id"]
+    config = {"algorithm_type": "fast", "auto_accept_precision": 0.95}
+    task_id = _create(client, project, ds, auth, config).json()["task_id"]
     run_queued(settings, db)
     task = get_task(client, project, ds, task_id, auth)
     assert task["status"] == 3, task
+    # text accepts only on direct held-out evidence (docs/auto-label.md): here, nothing
+    accept = task["result"]["auto_accept"]
+    assert accept["method"] == "wilson" and accept["accepted_sample_count"] == 0
     auto = list_all(client, project, ds, auth, "auto-annotations/samples")
     assert len(auto) == len(truth) == 160
     assert all(x["labels"][0]["type"] == 100 for x in auto)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 
 from labelpilot.mlmodels.predictor import open_predictor
 from labelpilot.mlmodels.spec import ModelConfig
+from labelpilot.storage.local import path_from_url
 from tests.support.factories import make_dataset
 from tests.support.flow import get_task, list_all, post_samples, run_queued
 from tests.support.images import mnist, rotten_tomatoes, sample_items
@@ -110,6 +112,9 @@ def test_classification_prelabels_to_be_confirmed(client, db, settings, project,
     assert task["result"]["hard_sample_count"] == sum(
         s["metadata"]["@modelarts:hard"] for s in auto
     )
+    manifest = path_from_url(task["result"]["hard_example_path"]).read_text().splitlines()
+    assert len(manifest) == task["result"]["hard_sample_count"]
+    assert all(set(json.loads(line)["hard_reasons"]) <= {1, 19, 21, 23, 24} for line in manifest)
     info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert info["unconfirmed_sample_count"] == 50 and info["annotated_sample_count"] == 10
 

@@ -10,7 +10,6 @@ never touched, so a second run learns from what people confirmed and relabels on
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -20,19 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelpilot.api import schemas as s
-from labelpilot.datasets.service import dataset_prefix
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import BadRequest, LabelPilotError
 from labelpilot.features.images import feature_version, image_features, read_sample
-from labelpilot.runners.common import unsupported_dataset
+from labelpilot.runners.common import hard_example_outputs, unsupported_dataset, write_samples
 from labelpilot.samples.service import set_labels
 
 SUPPORTED_TYPES = (0, 100)  # image classification, text classification
 MIN_PER_LABEL = 5
 MODEL_NAME = "labelpilot-active-learning"
 MODEL_VERSION = "0.2.0"  # 0.2: 224 px image features, class-balanced spreading
-WRITE_BATCH = 500
 MAX_AUGMENTED = 2000  # augmentation checks (4 more embeddings each) above this are skipped
 # Input size of the image embedder. Auto-grouping embeds at 112 px (its default); for
 # classification 224 px is needed to meet the issue's accuracy targets (bench/autolabel.py: MNIST
@@ -89,8 +86,19 @@ def fit_model(
     return AutoLabeler(algorithm=algorithm, random_state=0).fit(x_l, y, x_u)
 
 
+def accept_method(dataset_type: int) -> str:
+    """How auto accept bounds precision for a dataset type (``auto_accept_threshold``).
+
+    Images: ``calibration`` (calibrated scores plus a held-out support check). Texts: ``wilson``,
+    the empirical precision of the accepted held-out rows only: on Rotten Tomatoes at 5 %
+    labeled the calibration method accepted 8 % of the snippets at a measured 0.85-0.87
+    against a 0.95 target (docs/auto-label.md), so text takes the assumption-free bound.
+    """
+    return "wilson" if dataset_type == 100 else "calibration"
+
+
 def decide_auto_accept(
-    model: Any, proba: np.ndarray, target: float
+    model: Any, proba: np.ndarray, target: float, method: str = "calibration"
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Rows of ``proba`` accepted at ``target`` precision and the ``result.auto_accept`` entry.
 
@@ -101,11 +109,12 @@ def decide_auto_accept(
     """
     scores = proba.max(axis=1) if proba.shape[0] else np.zeros(0)
     threshold, precision, coverage = model.auto_accept(
-        target, proba, min_labeled_per_class=MIN_PER_LABEL
+        target, proba, min_labeled_per_class=MIN_PER_LABEL, method=method
     )
     accept = scores >= threshold  # all False when threshold is inf
     out: dict[str, Any] = {
         "target_precision": target,
+        "method": method,
         "threshold": round(float(threshold), 6) if np.isfinite(threshold) else None,
         "estimated_precision": round(float(precision), 4) if np.isfinite(precision) else None,
         "estimated_coverage": round(float(coverage), 4),
@@ -216,7 +225,7 @@ class AutoLabelRunner:
         target_precision = cfg.get("auto_accept_precision")
         if target_precision:
             accept, result["auto_accept"] = decide_auto_accept(
-                model, proba, float(target_precision)
+                model, proba, float(target_precision), accept_method(dataset_type)
             )
         ctx.check_stop()
         with ctx.step("writing", f"{len(targets)} predicted labels"):
@@ -225,7 +234,8 @@ class AutoLabelRunner:
         result["hard_sample_count"] = n_hard
         result["label_counts"] = dict(Counter(predicted.tolist()))
         if ctx.collect_key_sample:
-            result.update(self._hard_outputs(ctx, targets, hard))
+            samples = [(t.sample_id, t.source) for t in targets]
+            result.update(hard_example_outputs(ctx, samples, hard))
         return result
 
     # -- steps ------------------------------------------------------------------------------
@@ -286,64 +296,24 @@ class AutoLabelRunner:
         accept: np.ndarray,
     ) -> None:
         label_type = 0 if dataset_type == 0 else 100
-        for start in range(0, len(targets), WRITE_BATCH):
-            ctx.check_stop()
-            with ctx.db.transaction() as sess:
-                ds = sess.get(Dataset, ctx.dataset_id)
-                assert ds is not None
-                chunk = range(start, min(start + WRITE_BATCH, len(targets)))
-                rows = {
-                    r.id: r
-                    for r in sess.scalars(
-                        select(Sample).where(Sample.id.in_([targets[i].sample_id for i in chunk]))
-                    )
-                }
-                for i in chunk:
-                    sample = rows.get(targets[i].sample_id)
-                    if sample is None or sample.state == STATE_ALL:
-                        continue  # deleted, or confirmed by a person meanwhile: theirs wins
-                    prop = s.SampleLabelProperty.model_validate(
-                        {
-                            **hard.label_property(i),
-                            "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
-                            "@labelpilot:task_id": ctx.task_id,
-                        }
-                    )
-                    label = s.SampleLabel(
-                        name=str(predicted[i]),
-                        type=label_type,
-                        score=round(float(scores[i]), 6),
-                        annotated_by="auto",
-                        property=prop,
-                    )
-                    meta = {**(sample.meta or {}), **hard.sample_metadata(i)}
-                    state = STATE_ALL if accept[i] else STATE_AUTO
-                    set_labels(sess, ds, sample, [label], state=state, metadata=meta)
-            ctx.progress(92.0 + 8.0 * min(start + WRITE_BATCH, len(targets)) / len(targets))
 
-    def _hard_outputs(self, ctx: RunContext, targets: list[Item], hard: Any) -> dict[str, Any]:
-        lines = [
-            json.dumps(
+        def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
+            prop = s.SampleLabelProperty.model_validate(
                 {
-                    "sample_id": targets[i].sample_id,
-                    "source": targets[i].source,
-                    "hard_coefficient": round(float(hard.coefficient[i]), 4),
-                    "hard_reasons": [int(r) for r in hard.reasons[i]],
+                    **hard.label_property(i),
+                    "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
+                    "@labelpilot:task_id": ctx.task_id,
                 }
             )
-            for i in np.flatnonzero(np.asarray(hard.hard))
-        ]
-        key = f"{dataset_prefix(ctx.dataset_id)}/annotation/hard-examples/{ctx.task_id}.manifest"
-        url = ctx.storage.put(key, ("\n".join(lines) + "\n").encode() if lines else b"")
-        return {
-            "hard_example_path": url,
-            "hard_select_tasks": [
-                {
-                    "id": ctx.task_id,
-                    "hard_select_task_id": ctx.task_id,
-                    "dataset_id": ctx.dataset_id,
-                    "task_status": "import_dataset_completed",
-                    "time": 0,
-                }
-            ],
-        }
+            label = s.SampleLabel(
+                name=str(predicted[i]),
+                type=label_type,
+                score=round(float(scores[i]), 6),
+                annotated_by="auto",
+                property=prop,
+            )
+            meta = {**(sample.meta or {}), **hard.sample_metadata(i)}
+            state = STATE_ALL if accept[i] else STATE_AUTO
+            set_labels(sess, ds, sample, [label], state=state, metadata=meta)
+
+        write_samples(ctx, [t.sample_id for t in targets], write, progress_from=92.0)

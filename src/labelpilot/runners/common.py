@@ -1,12 +1,23 @@
-"""Helpers shared by runners: sample selection and precondition errors."""
+"""Helpers shared by runners: sample selection, batched label writing, hard-example outputs."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelpilot.datasets.tables import STATE_NONE, Dataset, Sample
+from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Sample
 from labelpilot.errors import LabelPilotError
+
+if TYPE_CHECKING:
+    from labelpilot.algorithms.hard_examples import HardExamples
+    from labelpilot.engine.context import RunContext
+
+WRITE_BATCH = 500
 
 IMAGE_DATASET_TYPES = (0, 1, 3)
 
@@ -28,3 +39,72 @@ def unlabeled_images(session: Session, dataset_id: str) -> list[tuple[str, str]]
         .order_by(Sample.sample_time, Sample.id)
     ).all()
     return [(r.id, r.source) for r in rows]
+
+
+def write_samples(
+    ctx: RunContext,
+    sample_ids: Sequence[str],
+    write: Callable[[Session, Dataset, int, Sample], None],
+    *,
+    progress_from: float,
+    progress_to: float = 100.0,
+) -> None:
+    """Call ``write(session, dataset, i, sample)`` for each target ``sample_ids[i]``.
+
+    One transaction per ``WRITE_BATCH`` samples, a stop check between them; a sample deleted
+    meanwhile, or confirmed by a person meanwhile (their labels win), is skipped.
+    """
+    n = len(sample_ids)
+    for start in range(0, n, WRITE_BATCH):
+        ctx.check_stop()
+        chunk = range(start, min(start + WRITE_BATCH, n))
+        with ctx.db.transaction() as sess:
+            ds = sess.get(Dataset, ctx.dataset_id)
+            assert ds is not None
+            rows = {
+                r.id: r
+                for r in sess.scalars(
+                    select(Sample).where(Sample.id.in_([sample_ids[i] for i in chunk]))
+                )
+            }
+            for i in chunk:
+                sample = rows.get(sample_ids[i])
+                if sample is not None and sample.state != STATE_ALL:
+                    write(sess, ds, i, sample)
+        ctx.progress(progress_from + (progress_to - progress_from) * chunk.stop / n)
+
+
+def hard_example_outputs(
+    ctx: RunContext, samples: Sequence[tuple[str, str]], hard: HardExamples
+) -> dict[str, Any]:
+    """Write the hard samples' manifest to storage; the ``result`` fields that point to it.
+
+    ``samples`` are ``(sample_id, source)`` in the order of ``hard``'s rows.
+    """
+    from labelpilot.datasets.service import dataset_prefix
+
+    lines = [
+        json.dumps(
+            {
+                "sample_id": samples[i][0],
+                "source": samples[i][1],
+                "hard_coefficient": round(float(hard.coefficient[i]), 4),
+                "hard_reasons": [int(r) for r in hard.reasons[i]],
+            }
+        )
+        for i in np.flatnonzero(np.asarray(hard.hard)).tolist()
+    ]
+    key = f"{dataset_prefix(ctx.dataset_id)}/annotation/hard-examples/{ctx.task_id}.manifest"
+    url = ctx.storage.put(key, ("\n".join(lines) + "\n").encode() if lines else b"")
+    return {
+        "hard_example_path": url,
+        "hard_select_tasks": [
+            {
+                "id": ctx.task_id,
+                "hard_select_task_id": ctx.task_id,
+                "dataset_id": ctx.dataset_id,
+                "task_status": "import_dataset_completed",
+                "time": 0,
+            }
+        ],
+    }

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
 from labelpilot.api import schemas as s
-from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
+from labelpilot.datasets.tables import STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import BadRequest, LabelPilotError
 from labelpilot.features.images import read_sample
@@ -36,12 +36,12 @@ from labelpilot.mlmodels.predictor import InvalidModel, Prediction, Predictor
 from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
 from labelpilot.mlmodels.tables import Model
 from labelpilot.runners.autolabel import parse_scope
+from labelpilot.runners.common import hard_example_outputs, write_samples
 from labelpilot.samples.service import set_labels
 from labelpilot.tasks.tables import Task
 
 BATCH = 32
 MAX_AUGMENTED = 2000  # augmentation checks (4 more inferences each) above this are skipped
-WRITE_BATCH = 500
 MAX_INSTANCES = 8
 DATASET_TASK_NAMES = {0: "image classification", 1: "object detection", 100: "text classification"}
 
@@ -222,6 +222,8 @@ class PreLabelRunner:
             result["skipped_unknown_labels"] = dict(skipped)
         if hard is not None:
             result["hard_sample_count"] = int(np.asarray(hard.hard).sum())
+            samples = [(t.sample_id, t.source) for t in targets]
+            result.update(hard_example_outputs(ctx, samples, hard))
         return result
 
     # -- steps ------------------------------------------------------------------------------
@@ -335,62 +337,50 @@ class PreLabelRunner:
         counts: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
         empty = 0
-        for start in range(0, len(targets), WRITE_BATCH):
-            ctx.check_stop()
-            with ctx.db.transaction() as sess:
-                ds = sess.get(Dataset, ctx.dataset_id)
-                assert ds is not None
-                chunk = range(start, min(start + WRITE_BATCH, len(targets)))
-                rows = {
-                    r.id: r
-                    for r in sess.scalars(
-                        select(Sample).where(Sample.id.in_([targets[i].sample_id for i in chunk]))
-                    )
+
+        def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
+            nonlocal empty
+            labels = []
+            for lb in preds[i].labels:
+                if lb.name not in known and policy == "skip":
+                    skipped[lb.name] += 1
+                    continue
+                prop: dict[str, Any] = {
+                    "@labelpilot:model": tag,
+                    "@labelpilot:model_id": model.id,
+                    "@labelpilot:task_id": ctx.task_id,
                 }
-                for i in chunk:
-                    sample = rows.get(targets[i].sample_id)
-                    if sample is None or sample.state == STATE_ALL:
-                        continue  # deleted, or confirmed by a person meanwhile: theirs wins
-                    labels = []
-                    for lb in preds[i].labels:
-                        if lb.name not in known and policy == "skip":
-                            skipped[lb.name] += 1
-                            continue
-                        prop: dict[str, Any] = {
-                            "@labelpilot:model": tag,
-                            "@labelpilot:model_id": model.id,
-                            "@labelpilot:task_id": ctx.task_id,
-                        }
-                        if detection and lb.bbox is not None:
-                            x1, y1, x2, y2 = (round(v, 2) for v in lb.bbox)
-                            prop["@modelarts:shape"] = "bndbox"
-                            prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
-                        if hard is not None:
-                            prop.update(hard.label_property(i))
-                        labels.append(
-                            s.SampleLabel(
-                                name=lb.name,
-                                type=label_type,
-                                score=round(float(np.clip(lb.score, 0, 1)), 6),
-                                annotated_by="auto",
-                                property=s.SampleLabelProperty.model_validate(prop),
-                            )
-                        )
-                        counts[lb.name] += 1
-                        known.add(lb.name)
-                    meta = dict(sample.meta or {})
-                    size = preds[i].size
-                    if detection and size is not None:
-                        meta["@modelarts:size"] = [size[0], size[1], 3]
-                    if hard is not None:
-                        meta.update(hard.sample_metadata(i))
-                    if not labels:
-                        empty += 1
-                        if sample.state == STATE_AUTO:
-                            continue  # an older prediction stays until someone decides
-                    state = STATE_AUTO if labels else STATE_NONE
-                    set_labels(sess, ds, sample, labels, state=state, metadata=meta)
-            ctx.progress(90.0 + 10.0 * min(start + WRITE_BATCH, len(targets)) / len(targets))
+                if detection and lb.bbox is not None:
+                    x1, y1, x2, y2 = (round(v, 2) for v in lb.bbox)
+                    prop["@modelarts:shape"] = "bndbox"
+                    prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
+                if hard is not None:
+                    prop.update(hard.label_property(i))
+                labels.append(
+                    s.SampleLabel(
+                        name=lb.name,
+                        type=label_type,
+                        score=round(float(np.clip(lb.score, 0, 1)), 6),
+                        annotated_by="auto",
+                        property=s.SampleLabelProperty.model_validate(prop),
+                    )
+                )
+                counts[lb.name] += 1
+                known.add(lb.name)
+            meta = dict(sample.meta or {})
+            size = preds[i].size
+            if detection and size is not None:
+                meta["@modelarts:size"] = [size[0], size[1], 3]
+            if hard is not None:
+                meta.update(hard.sample_metadata(i))
+            if not labels:
+                empty += 1
+                if sample.state == STATE_AUTO:
+                    return  # an older prediction stays until someone decides
+            state = STATE_AUTO if labels else STATE_NONE
+            set_labels(sess, ds, sample, labels, state=state, metadata=meta)
+
+        write_samples(ctx, [t.sample_id for t in targets], write, progress_from=90.0)
         return counts, skipped, empty
 
 
