@@ -482,17 +482,18 @@ def export_mobilenet_v2_onnx(
     return target
 
 
-def _convert(target: Path, weights_path: str | os.PathLike[str] | None) -> None:
-    try:
-        import torch
-    except ImportError as exc:
-        raise RuntimeError(
-            f"the ONNX model {target} is not cached yet, and converting it needs torch "
-            "(CPU build), which is not installed"
-        ) from exc
+def export_onnx_atomically(
+    model: torch.nn.Module,
+    dummy: torch.Tensor,
+    target: Path,
+    input_name: str,
+    output_name: str,
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    """``torch.onnx.export`` (TorchScript exporter, opset ``ONNX_OPSET``) to a temporary file in
+    ``target``'s directory, then renamed: concurrent readers never see a partial file."""
+    import torch
 
-    model = load_torch_mobilenet_v2(weights_path)
-    dummy = torch.zeros(1, 3, 112, 112, dtype=torch.float32)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -505,17 +506,33 @@ def _convert(target: Path, weights_path: str | os.PathLike[str] | None) -> None:
                 str(tmp),
                 dynamo=False,
                 opset_version=ONNX_OPSET,
-                input_names=["images"],
-                output_names=["features"],
-                dynamic_axes={
-                    "images": {0: "batch", 2: "height", 3: "width"},
-                    "features": {0: "batch"},
-                },
+                input_names=[input_name],
+                output_names=[output_name],
+                dynamic_axes=dynamic_axes,
                 do_constant_folding=True,
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _convert(target: Path, weights_path: str | os.PathLike[str] | None) -> None:
+    try:
+        import torch
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the ONNX model {target} is not cached yet, and converting it needs torch "
+            "(CPU build), which is not installed"
+        ) from exc
+
+    export_onnx_atomically(
+        load_torch_mobilenet_v2(weights_path),
+        torch.zeros(1, 3, 112, 112, dtype=torch.float32),
+        target,
+        "images",
+        "features",
+        {"images": {0: "batch", 2: "height", 3: "width"}, "features": {0: "batch"}},
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,9 +8,7 @@ from ``skl2onnx.tutorial.imagenet_classes`` (Apache-2.0). Nothing is downloaded.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +61,10 @@ def imagenet_classifier(cache_dir: str | os.PathLike[str]) -> tuple[Path, ModelC
 def _export(target: Path) -> None:
     import torch
 
-    from labelpilot.algorithms.image_features import load_torch_mobilenet_v2
+    from labelpilot.algorithms.image_features import (
+        export_onnx_atomically,
+        load_torch_mobilenet_v2,
+    )
 
     backbone: Any = load_torch_mobilenet_v2()
 
@@ -76,24 +77,11 @@ def _export(target: Path) -> None:
             pooled = self.net.features(x).mean(dim=(2, 3))
             return torch.softmax(self.net.classifier(pooled), dim=1)
 
-    model = Classifier().eval()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (torch.zeros(1, 3, 224, 224),),
-                str(tmp),
-                dynamo=False,
-                opset_version=17,
-                input_names=["images"],
-                output_names=["probabilities"],
-                dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}},
-                do_constant_folding=True,
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    export_onnx_atomically(
+        Classifier().eval(),
+        torch.zeros(1, 3, 224, 224),
+        target,
+        "images",
+        "probabilities",
+        {"images": {0: "batch"}, "probabilities": {0: "batch"}},
+    )
