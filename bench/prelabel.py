@@ -117,7 +117,7 @@ class Harness:
         return ds
 
     def run(self, ds: str, instances: int) -> tuple[float, float]:
-        """(task seconds, inference-step seconds) of one pre-label task."""
+        """(task seconds, inference-step seconds) of one pre-label task; prints its steps."""
         from labelpilot.engine.worker import Worker
 
         cfg = {"inf_config_list": [{"model_id": self.model_id, "instance_count": instances}]}
@@ -133,8 +133,9 @@ class Harness:
         task = self.client.get(f"/v2/{self.project}/datasets/{ds}/tasks/{task_id}").json()
         assert task["status"] == 3, task
         running = next(e for e in task["result"]["events"] if e["name"] == "running")
-        step = next(e for e in running["events"] if e["name"] == "inference")
-        return wall, step["elapsed_time"] / 1000.0 if step.get("elapsed_time") else float("nan")
+        steps = {e["name"]: e.get("elapsed_time", 0) / 1000.0 for e in running["events"]}
+        print("    steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
+        return wall, steps["inference"] or float("nan")
 
 
 def main() -> None:

@@ -579,8 +579,9 @@ def set_labels(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Replace a sample's labels and set its state (used by the API and by runners)."""
-    sample.labels.clear()
-    session.flush()
+    if sample.labels:
+        sample.labels.clear()
+        session.flush()  # the old rows go before new ones take their positions
     sample.labels.extend(_label_rows(session, ds, labels))
     sample.state = state if labels else STATE_NONE
     if metadata is not None:
