@@ -39,8 +39,9 @@ def test_credentials_create_prints_json_that_authenticates(settings, client, tmp
     assert r.status_code == 200
 
 
-def test_demo_imports_digits_partly_labeled(tmp_path: Path):
-    result = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env={})
+def test_demo_imports_digits_partly_labeled(tmp_path: Path, model_dir: Path):
+    env = {"LABELPILOT_MODEL_DIR": str(model_dir)}
+    result = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env=env)
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("credential "))
     cred = json.loads(line.removeprefix("credential "))
@@ -54,13 +55,18 @@ def test_demo_imports_digits_partly_labeled(tmp_path: Path):
         body = c.get(
             f"/v2/{cred['project_id']}/datasets", headers={"X-Auth-Token": cred["token"]}
         ).json()
+        models = c.get(
+            f"/v1/{cred['project_id']}/models", headers={"X-Auth-Token": cred["token"]}
+        ).json()
+    assert [m["model_name"] for m in models["models"]] == ["mobilenet-v2-imagenet"]
+    assert models["models"][0]["task"] == "image_classification"
     ds = body["datasets"][0]
     assert ds["dataset_name"] == "demo-digits"
     assert ds["total_sample_count"] == 1797
     assert ds["annotated_sample_count"] == 100
     assert len(ds["labels"]) == 10
-    again = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env={})
-    assert "already there" in again.output
+    again = runner.invoke(cli, ["demo", "--data-dir", str(tmp_path)], env=env)
+    assert again.output.count("already there") == 2
 
 
 def test_tasks_list_renders_the_seed_table(app, db, client, cred, auth, project):

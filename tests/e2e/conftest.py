@@ -132,6 +132,7 @@ def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         "labelpilot.cli.main",
         "serve",
         "--demo",
+        "--no-demo-model",
         "--host",
         "127.0.0.1",
         "--port",

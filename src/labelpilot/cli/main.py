@@ -114,7 +114,42 @@ class WorkerPool:
                 p.kill()
 
 
-def _ensure_demo(settings: Settings) -> None:
+DEMO_MODEL = "mobilenet-v2-imagenet"
+
+
+def _ensure_demo_model(settings: Settings, db: Any, storage: Any, project: str) -> str:
+    """Register the packaged ImageNet classifier in the demo project (once)."""
+    from sqlalchemy import select
+
+    from labelpilot.mlmodels.pretrained import imagenet_classifier
+    from labelpilot.mlmodels.service import NewModel, register_model
+    from labelpilot.mlmodels.tables import Model
+
+    with db.read() as s:
+        if s.scalar(
+            select(Model.id).where(Model.project_id == project, Model.model_name == DEMO_MODEL)
+        ):
+            return "already there"
+    path, config = imagenet_classifier(settings.resolved_model_dir)
+    with db.transaction() as s:
+        register_model(
+            s,
+            storage,
+            NewModel(
+                project_id=project,
+                model_name=DEMO_MODEL,
+                model_version="1.0.0",
+                model_type="ONNX",
+                config=config,
+                model_bytes=path.read_bytes(),
+                description="MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3)",
+            ),
+            settings.max_model_bytes,
+        )
+    return "registered"
+
+
+def _ensure_demo(settings: Settings, model: bool = True) -> None:
     from sqlalchemy import select
 
     from labelpilot.auth.service import create_credential
@@ -137,11 +172,14 @@ def _ensure_demo(settings: Settings) -> None:
             else create_credential(s, project).as_dict()
         )
         ds_id = ds.id
+    model_state = _ensure_demo_model(settings, db, storage, project) if model else None
     db.dispose()
     _out().print(
         f"[bold]demo dataset[/bold] {ds_id} ({'imported' if created else 'already there'}) "
         f"in project {project}"
     )
+    if model_state:
+        _out().print(f"[bold]demo model[/bold] {DEMO_MODEL} ({model_state}), for pre-label tasks")
     typer.echo("credential " + json.dumps(info))
 
 
@@ -152,6 +190,9 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes")] = None,
     demo: Annotated[bool, typer.Option(help="Import the demo dataset first")] = False,
+    demo_model: Annotated[
+        bool, typer.Option(help="With --demo: register the packaged ImageNet model too")
+    ] = True,
 ) -> None:
     """Run the API, the console and local workers together."""
     import uvicorn
@@ -167,7 +208,7 @@ def serve(
     )
     _logging()
     if demo:
-        _ensure_demo(settings)
+        _ensure_demo(settings, model=demo_model)
     api = create_app(settings)
     pool = WorkerPool(settings, settings.workers)
     app_lifespan = api.router.lifespan_context
@@ -211,9 +252,13 @@ def worker(
 
 
 @app.command("demo")
-def demo_cmd(data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None) -> None:
-    """Import the demo dataset (scikit-learn digits, 10 labeled per class); print a credential."""
-    _ensure_demo(_settings(data_dir))
+def demo_cmd(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory")] = None,
+    model: Annotated[bool, typer.Option(help="Register the packaged ImageNet model")] = True,
+) -> None:
+    """Import the demo dataset (scikit-learn digits, 10 labeled per class) and register the
+    packaged ImageNet classifier for pre-label tasks; print a credential."""
+    _ensure_demo(_settings(data_dir), model=model)
 
 
 @credentials_app.command("create")
