@@ -970,3 +970,28 @@ def test_files_are_deleted_only_when_the_delete_commits(app, client, auth, proje
             session, svc.storage, get_dataset(session, project, ds_id), [sample["sample_id"]]
         )
     assert not path.exists()
+
+
+def test_a_write_is_committed_before_its_response_is_sent(app, auth, project) -> None:
+    """A client that has the answer can read what it wrote (slow commits made visible)."""
+    import time
+
+    import httpx
+    from sqlalchemy import event, select
+
+    from labelpilot.datasets.tables import Dataset
+    from tests.support.live import live_server
+
+    db = app.state.services.db
+
+    @event.listens_for(db.write_engine, "commit")
+    def slow_commit(_conn: Any) -> None:
+        time.sleep(0.3)
+
+    with live_server(app) as url:
+        r = httpx.post(
+            f"{url}/v2/{project}/datasets", json={"dataset_name": "visible"}, headers=auth
+        )
+        assert r.status_code == 201
+        with db.read() as s:
+            assert s.scalar(select(Dataset.id).where(Dataset.name == "visible")) is not None

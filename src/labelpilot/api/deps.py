@@ -47,8 +47,10 @@ def write_session(svc: Svc) -> Iterator[Session]:
         yield session
 
 
-ReadSession = Annotated[Session, Depends(read_session)]
-WriteSession = Annotated[Session, Depends(write_session)]
+# scope="function": the session ends (and a write commits) before the response is sent, so a
+# client that has its answer can read what it wrote, and a failed commit is an error response
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
 async def authenticate(
