@@ -277,3 +277,15 @@ def test_images_are_embedded_at_224_px_in_their_own_cache(app, client, db, setti
     chunks = list(storage.list(f"datasets/{ds}/features/{version_key(v224)}"))
     assert chunks and all(k.endswith(".npz") for k in chunks)
     assert not list(storage.list(f"datasets/{ds}/features/{version_key(v112)}"))
+
+
+def test_augmentation_checks_run_at_the_network_input_size():
+    """Small images are augmented after resizing to what the embedder sees (docs/auto-label.md)."""
+    from PIL import Image
+
+    from labelpilot.runners.autolabel import IMAGE_SIZE, network_sized
+
+    small = Image.new("RGB", (28, 20), (10, 20, 30))
+    assert network_sized(small).size == (IMAGE_SIZE, IMAGE_SIZE)
+    large = Image.new("RGB", (640, 480))
+    assert network_sized(large) is large

@@ -131,6 +131,21 @@ def decide_auto_accept(
     return accept, out
 
 
+def network_sized(image: Any) -> Any:
+    """An image smaller than the network input, resized to it as the embedder would.
+
+    Augmentations then act at the resolution the network sees: on 28 px digits a 1 px blur is a
+    heavy one, and changed the prediction of 48 % of correctly labeled digits against 23 % when
+    applied after resizing (58 % of wrong ones either way; crop, zoom-out and shift also flag
+    fewer correct labels: 11-14 % against 16-22 %), measured on 600 MNIST digits, 5 % labeled.
+    """
+    from PIL import Image
+
+    if max(image.size) >= IMAGE_SIZE:
+        return image
+    return image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+
+
 class AutoLabelRunner:
     task_type: ClassVar[str] = "auto-label"
 
@@ -282,7 +297,7 @@ class AutoLabelRunner:
         from labelpilot.features.images import embedder
 
         emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)
-        images = [load_image(read_sample(ctx, t.source)) for t in targets]
+        images = [network_sized(load_image(read_sample(ctx, t.source))) for t in targets]
         return augmented_probabilities(images, emb.embed, model.predict_proba)
 
     def _write(
