@@ -150,7 +150,9 @@ def test_serve_runs_workers_that_end_with_it(tmp_path: Path, sig: str):
             proc.kill()
 
 
-def test_models_add_list_delete_with_signed_requests(app, cred, project, tmp_path: Path):
+def test_models_add_list_delete_with_signed_requests(
+    app, cred, project, tmp_path: Path, model_dir: Path
+):
     from tests.support.onnx_models import rectangle_detector
 
     model, config = rectangle_detector()
@@ -173,3 +175,8 @@ def test_models_add_list_delete_with_signed_requests(app, cred, project, tmp_pat
         assert again.exit_code == 1 and "already exists" in again.output
         gone = runner.invoke(cli, ["models", "delete", model_id], env=env)
         assert gone.exit_code == 0 and model_id in gone.output
+        env["LABELPILOT_MODEL_DIR"] = str(model_dir)
+        imagenet = runner.invoke(cli, ["models", "add-imagenet"], env=env)
+        assert imagenet.exit_code == 0, imagenet.output
+        listed = runner.invoke(cli, ["models", "list"], env=env)
+        assert "mobilenet-v2-imagenet" in listed.output and "rects" not in listed.output

@@ -490,8 +490,6 @@ def models_add(
     config: Annotated[Path | None, typer.Option(help="config JSON file")] = None,
 ) -> None:
     """Upload an ONNX model with its config (docs/prelabel.md); prints the model id."""
-    import base64
-
     file = path
     cfg_path = config
     if path.is_dir():
@@ -502,12 +500,22 @@ def models_add(
         cfg_path = cfg_path or path / "config.json"
     if cfg_path is None or not cfg_path.is_file():
         raise typer.BadParameter("a config JSON is needed (--config, or config.json beside it)")
+    _upload_model(name, version, file.read_bytes(), json.loads(cfg_path.read_text()))
+
+
+def _upload_model(
+    name: str, version: str, data: bytes, config: dict[str, Any], description: str | None = None
+) -> None:
+    """Register an ONNX model through the API (the file travels base64 in the body)."""
+    import base64
+
     body = {
         "model_name": name,
         "model_version": version,
         "model_type": "ONNX",
-        "model_file": base64.b64encode(file.read_bytes()).decode(),
-        "config": json.loads(cfg_path.read_text()),
+        "model_file": base64.b64encode(data).decode(),
+        "config": config,
+        "description": description,
     }
     typer.echo(json.dumps(_call(_client().create_model, body)))
 
@@ -518,20 +526,12 @@ def models_add_imagenet(
     version: Annotated[str, typer.Option(help="model_version")] = "1.0.0",
 ) -> None:
     """Register the packaged pretrained ImageNet classifier (MobileNetV2, BSD-3 weights)."""
-    import base64
-
     from labelpilot.mlmodels.pretrained import imagenet_classifier
 
     path, cfg = imagenet_classifier(get_settings().resolved_model_dir)
-    body = {
-        "model_name": name,
-        "model_version": version,
-        "model_type": "ONNX",
-        "model_file": base64.b64encode(path.read_bytes()).decode(),
-        "config": cfg.model_dump(mode="json", exclude_none=True),
-        "description": "MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3-Clause)",
-    }
-    typer.echo(json.dumps(_call(_client().create_model, body)))
+    config = cfg.model_dump(mode="json", exclude_none=True)
+    description = "MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3-Clause)"
+    _upload_model(name, version, path.read_bytes(), config, description)
 
 
 @models_app.command("delete")
