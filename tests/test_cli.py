@@ -176,6 +176,7 @@ def test_models_add_list_delete_with_signed_requests(
         gone = runner.invoke(cli, ["models", "delete", model_id], env=env)
         assert gone.exit_code == 0 and model_id in gone.output
         env["LABELPILOT_MODEL_DIR"] = str(model_dir)
+        get_settings.cache_clear()  # a real CLI call is a new process with these settings
         imagenet = runner.invoke(cli, ["models", "add-imagenet"], env=env)
         assert imagenet.exit_code == 0, imagenet.output
         listed = runner.invoke(cli, ["models", "list"], env=env)
