@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labelpilot.config import Settings, get_settings
+from labelpilot.mlmodels import pretrained
 
 app = typer.Typer(help="LabelPilot: intelligent labeling tasks, ModelArts-compatible API.")
 credentials_app = typer.Typer(help="Create credentials (AK/SK and token) for a project.")
@@ -114,39 +115,37 @@ class WorkerPool:
                 p.kill()
 
 
-DEMO_MODEL = "mobilenet-v2-imagenet"
-
-
 def _ensure_demo_model(settings: Settings, db: Any, storage: Any, project: str) -> str:
     """Register the packaged ImageNet classifier in the demo project (once)."""
     from sqlalchemy import select
 
-    from labelpilot.mlmodels.pretrained import imagenet_classifier
     from labelpilot.mlmodels.service import NewModel, register_model
     from labelpilot.mlmodels.tables import Model
 
     with db.read() as s:
         if s.scalar(
-            select(Model.id).where(Model.project_id == project, Model.model_name == DEMO_MODEL)
+            select(Model.id).where(
+                Model.project_id == project, Model.model_name == pretrained.MODEL_NAME
+            )
         ):
-            return "already there"
-    path, config = imagenet_classifier(settings.resolved_model_dir)
+            return f"{pretrained.MODEL_NAME} (already there)"
+    path, config = pretrained.imagenet_classifier(settings.resolved_model_dir)
     with db.transaction() as s:
         register_model(
             s,
             storage,
             NewModel(
                 project_id=project,
-                model_name=DEMO_MODEL,
-                model_version="1.0.0",
+                model_name=pretrained.MODEL_NAME,
+                model_version=pretrained.MODEL_VERSION,
                 model_type="ONNX",
                 config=config,
                 model_bytes=path.read_bytes(),
-                description="MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3)",
+                description=pretrained.DESCRIPTION,
             ),
             settings.max_model_bytes,
         )
-    return "registered"
+    return f"{pretrained.MODEL_NAME} (registered)"
 
 
 def _ensure_demo(settings: Settings, model: bool = True) -> None:
@@ -179,7 +178,7 @@ def _ensure_demo(settings: Settings, model: bool = True) -> None:
         f"in project {project}"
     )
     if model_state:
-        _out().print(f"[bold]demo model[/bold] {DEMO_MODEL} ({model_state}), for pre-label tasks")
+        _out().print(f"[bold]demo model[/bold] {model_state}, for pre-label tasks")
     typer.echo("credential " + json.dumps(info))
 
 
@@ -522,16 +521,13 @@ def _upload_model(
 
 @models_app.command("add-imagenet")
 def models_add_imagenet(
-    name: Annotated[str, typer.Option(help="model_name")] = "mobilenet-v2-imagenet",
-    version: Annotated[str, typer.Option(help="model_version")] = "1.0.0",
+    name: Annotated[str, typer.Option(help="model_name")] = pretrained.MODEL_NAME,
+    version: Annotated[str, typer.Option(help="model_version")] = pretrained.MODEL_VERSION,
 ) -> None:
     """Register the packaged pretrained ImageNet classifier (MobileNetV2, BSD-3 weights)."""
-    from labelpilot.mlmodels.pretrained import imagenet_classifier
-
-    path, cfg = imagenet_classifier(get_settings().resolved_model_dir)
+    path, cfg = pretrained.imagenet_classifier(get_settings().resolved_model_dir)
     config = cfg.model_dump(mode="json", exclude_none=True)
-    description = "MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3-Clause)"
-    _upload_model(name, version, path.read_bytes(), config, description)
+    _upload_model(name, version, path.read_bytes(), config, pretrained.DESCRIPTION)
 
 
 @models_app.command("delete")

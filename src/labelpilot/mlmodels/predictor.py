@@ -180,6 +180,7 @@ class OnnxPredictor:
         cfg = self.config
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name: o for o in self.session.get_outputs()}
+        self.output_names = list(outputs)
         assert cfg.input is not None
         name = cfg.input.name or next(iter(inputs))
         if name not in inputs:
@@ -253,9 +254,8 @@ class OnnxPredictor:
         return np.ascontiguousarray(x, dtype=np.uint8 if spec.dtype == "uint8" else np.float32)
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        names = [o.name for o in self.session.get_outputs()]
-        values = self.session.run(names, {self.input_name: batch})
-        return dict(zip(names, values, strict=True))
+        values = self.session.run(self.output_names, {self.input_name: batch})
+        return dict(zip(self.output_names, values, strict=True))
 
     def _chunks(self, n: int, size: int = 32) -> list[range]:
         step = self.fixed_batch or size
@@ -415,11 +415,12 @@ class HttpPredictor:
         return [Prediction.from_json(p) for p in preds]
 
     def predict_images(self, images: Sequence[bytes]) -> list[Prediction]:
-        from labelpilot.algorithms.image_features import load_image
-
         preds = self._call([{"image": base64.b64encode(bytes(b)).decode()} for b in images])
-        for p, data in zip(preds, images, strict=True):
-            p.size = load_image(bytes(data)).size
+        if self.config.task == "object_detection":  # only boxes need the image size
+            from labelpilot.algorithms.image_features import load_image
+
+            for p, data in zip(preds, images, strict=True):
+                p.size = load_image(bytes(data)).size
         return preds
 
     def predict_texts(self, texts: Sequence[str]) -> list[Prediction]:

@@ -15,6 +15,9 @@ from typing import Any
 from labelpilot.mlmodels.spec import ClassificationOutput, ImageInput, ModelConfig
 
 ONNX_FILE = "mobilenet_v2-imagenet-classifier-v1.onnx"
+MODEL_NAME = "mobilenet-v2-imagenet"
+MODEL_VERSION = "1.0.0"
+DESCRIPTION = "MobileNetV2 ImageNet-1k classifier (torchvision weights, BSD-3-Clause)"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 _LOCK = threading.Lock()

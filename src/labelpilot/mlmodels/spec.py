@@ -19,9 +19,6 @@ TASK_DATASET_TYPES: dict[str, tuple[int, ...]] = {
     "text_classification": (100,),
 }
 
-# sentence encoders that ship inside a package and may feed a ``text_embedding`` input
-TEXT_ENCODERS = ("all-MiniLM-L6-v2",)
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

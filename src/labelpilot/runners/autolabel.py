@@ -23,7 +23,12 @@ from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Datase
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import BadRequest, LabelPilotError
 from labelpilot.features.images import feature_version, image_features, read_sample
-from labelpilot.runners.common import hard_example_outputs, unsupported_dataset, write_samples
+from labelpilot.runners.common import (
+    hard_example_outputs,
+    parse_scope,
+    unsupported_dataset,
+    write_samples,
+)
 from labelpilot.samples.service import set_labels
 
 SUPPORTED_TYPES = (0, 100)  # image classification, text classification
@@ -62,18 +67,6 @@ def load_items(session: Session, dataset_id: str) -> tuple[list[Item], list[Item
     labeled = [Item(r.id, r.source, _first_label(r)) for r in rows if r.state == STATE_ALL]
     targets = [Item(r.id, r.source, None) for r in rows if r.state != STATE_ALL]
     return [i for i in labeled if i.label], targets
-
-
-def parse_scope(value: str | None) -> tuple[float, float] | None:
-    if not value:
-        return None
-    try:
-        lo, hi = (float(x) for x in value.split("-", 1))
-    except ValueError as exc:
-        raise BadRequest("config.confidence_scope must look like '0.10-0.90'") from exc
-    if not 0 <= lo < hi <= 1:
-        raise BadRequest("config.confidence_scope must be 'min-max' with 0 <= min < max <= 1")
-    return lo, hi
 
 
 def fit_model(

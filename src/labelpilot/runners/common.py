@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Sample
-from labelpilot.errors import LabelPilotError
+from labelpilot.errors import BadRequest, LabelPilotError
 
 if TYPE_CHECKING:
     from labelpilot.algorithms.hard_examples import HardExamples
@@ -39,6 +39,19 @@ def unlabeled_images(session: Session, dataset_id: str) -> list[tuple[str, str]]
         .order_by(Sample.sample_time, Sample.id)
     ).all()
     return [(r.id, r.source) for r in rows]
+
+
+def parse_scope(value: str | None) -> tuple[float, float] | None:
+    """``config.confidence_scope`` ``'0.10-0.90'`` as ``(low, high)``; 400 when malformed."""
+    if not value:
+        return None
+    try:
+        lo, hi = (float(x) for x in value.split("-", 1))
+    except ValueError as exc:
+        raise BadRequest("config.confidence_scope must look like '0.10-0.90'") from exc
+    if not 0 <= lo < hi <= 1:
+        raise BadRequest("config.confidence_scope must be 'min-max' with 0 <= min < max <= 1")
+    return lo, hi
 
 
 def write_samples(

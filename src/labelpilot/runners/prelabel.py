@@ -17,13 +17,12 @@ from __future__ import annotations
 import io
 import os
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
@@ -35,8 +34,7 @@ from labelpilot.features.images import read_sample
 from labelpilot.mlmodels.predictor import InvalidModel, Prediction, Predictor
 from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
 from labelpilot.mlmodels.tables import Model
-from labelpilot.runners.autolabel import parse_scope
-from labelpilot.runners.common import hard_example_outputs, write_samples
+from labelpilot.runners.common import hard_example_outputs, parse_scope, write_samples
 from labelpilot.samples.service import set_labels
 from labelpilot.tasks.tables import Task
 
@@ -98,15 +96,19 @@ def sample_ids_of(config: dict[str, Any]) -> list[str] | None:
     return ids
 
 
-def load_targets(
-    session: Session, dataset_id: str, sample_type: int, ids: list[str] | None
-) -> list[Target]:
+def _targets_query(dataset_id: str, sample_type: int, ids: list[str] | None) -> Select[str, str]:
     q = select(Sample.id, Sample.source).where(Sample.dataset_id == dataset_id)
     if ids is None:
         q = q.where(Sample.state.in_((STATE_NONE, STATE_AUTO)))
     else:
         q = q.where(Sample.id.in_(ids))
-    q = q.where(Sample.sample_type == sample_type).order_by(Sample.sample_time, Sample.id)
+    return q.where(Sample.sample_type == sample_type)
+
+
+def load_targets(
+    session: Session, dataset_id: str, sample_type: int, ids: list[str] | None
+) -> list[Target]:
+    q = _targets_query(dataset_id, sample_type, ids).order_by(Sample.sample_time, Sample.id)
     return [Target(r.id, r.source) for r in session.execute(q)]
 
 
@@ -145,7 +147,8 @@ class PreLabelRunner:
         unknown_policy(config)
         parse_scope(config.get("confidence_scope"))
         ids = sample_ids_of(config)
-        if not load_targets(session, dataset.id, _sample_type(dataset.dataset_type), ids):
+        query = _targets_query(dataset.id, _sample_type(dataset.dataset_type), ids)
+        if session.execute(query.limit(1)).first() is None:
             raise LabelPilotError(
                 "the given samples do not exist in the dataset"
                 if ids
@@ -192,22 +195,18 @@ class PreLabelRunner:
             except InvalidModel as exc:
                 raise TaskFailed("ModelArts.4934", f"invalid model: {exc}") from exc
             ctx.progress(5.0)
+        hard = None
         try:
             with ctx.step(
                 "inference", f"{len(targets)} samples, {n_instances} instance(s) in parallel"
             ):
                 preds = self._infer(ctx, predictors, targets, dataset_type == 100)
+            if ctx.collect_key_sample:
+                with ctx.step("hard examples", "low confidence; augmentations for image classes"):
+                    hard = self._hard(ctx, predictors[0], model, targets, preds, scope)
         finally:
             for p in predictors:
                 p.close()
-        hard = None
-        if ctx.collect_key_sample:
-            with ctx.step("hard examples", "low confidence; augmentations for image classes"):
-                predictor = load_predictor(ctx.storage, model, os.cpu_count() or 1)
-                try:
-                    hard = self._hard(ctx, predictor, model, targets, preds, scope)
-                finally:
-                    predictor.close()
         ctx.check_stop()
         with ctx.step("writing", f"{len(targets)} samples"):
             counts, skipped, empty = self._write(ctx, model, targets, preds, hard, known, policy)
@@ -241,16 +240,13 @@ class PreLabelRunner:
                 return predictor.predict_texts([d.decode("utf-8", errors="replace") for d in data])
             return predictor.predict_images(data)
 
-        def run_one(k: int, predictor: Predictor) -> Callable[[], list[Prediction]]:
-            return lambda: work(predictor, k)
-
         n = len(predictors)
         with ThreadPoolExecutor(max_workers=n) as pool:
             # instance i handles chunks i, i+n, ...: each session is used by one thread at a time
             for start in range(0, len(chunks), n):
                 ctx.check_stop()
                 futures = {
-                    k: pool.submit(run_one(k, predictors[k - start]))
+                    k: pool.submit(work, predictors[k - start], k)
                     for k in range(start, min(start + n, len(chunks)))
                 }
                 for k, fut in futures.items():
