@@ -47,8 +47,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp().parent / "labelpilot-models"
 
 
+SLEEP_RUNNER = "tests.support.runners:SleepRunner"
+SLEEP_DEPLOY_RUNNER = "tests.support.runners:SleepDeployRunner"
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, model_dir: Path) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, model_dir: Path
+) -> Settings:
+    """Real kinds plus the test-only ``test-sleep`` kind; a test marked ``sleeping_deploy``
+    gets the sleep kind in auto-deploy's place."""
+    plugins = {"test-sleep": SLEEP_RUNNER}
+    if request.node.get_closest_marker("sleeping_deploy"):
+        plugins["auto-deploy"] = SLEEP_DEPLOY_RUNNER
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
@@ -56,7 +67,7 @@ def settings(tmp_path: Path, database_url: str, model_dir: Path) -> Settings:
         lease_seconds=3,
         heartbeat_seconds=0.5,
         poll_seconds=0.1,
-        runner_plugins={"auto-deploy": "tests.support.runners:SleepRunner"},
+        runner_plugins=plugins,
     )
 
 

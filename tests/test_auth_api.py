@@ -68,7 +68,7 @@ def test_sdk_signed_get_is_accepted(client, cred, dataset):
 
 
 def test_sdk_signed_post_is_accepted(client, cred, dataset):
-    body = b'{"task_type": "auto-deploy", "config": {"name": "deploy-1"}}'
+    body = b'{"task_type": "test-sleep", "config": {"name": "deploy-1"}}'
     req = sdk_signed(cred, "POST", _tasks_path(cred, dataset), [], body)
     r = send(client, req, query="")
     assert r.status_code == 200, r.text
@@ -89,7 +89,7 @@ def test_changed_path_is_rejected(client, cred, dataset):
 
 
 def test_changed_body_is_rejected(client, cred, dataset):
-    req = sdk_signed(cred, "POST", _tasks_path(cred, dataset), [], b'{"task_type": "auto-deploy"}')
+    req = sdk_signed(cred, "POST", _tasks_path(cred, dataset), [], b'{"task_type": "test-sleep"}')
     req.body = b'{"task_type": "auto-label"}'
     r = send(client, req, query="")
     assert r.status_code == 403

@@ -958,7 +958,9 @@ def test_files_are_deleted_only_when_the_delete_commits(app, client, auth, proje
     ).json()["samples"]
     path = path_from_url(sample["source"])
     for delete in (
-        lambda s, d: delete_samples(s, svc.storage, d, [sample["sample_id"]]),
+        lambda s, d: delete_samples(
+            session=s, storage=svc.storage, dataset=d, sample_ids=[sample["sample_id"]]
+        ),
         lambda s, d: delete_dataset(s, svc.storage, d),
     ):
         with pytest.raises(RuntimeError), svc.db.transaction() as session:
@@ -967,7 +969,10 @@ def test_files_are_deleted_only_when_the_delete_commits(app, client, auth, proje
         assert path.is_file()  # the rows are back, and so is the file
     with svc.db.transaction() as session:
         delete_samples(
-            session, svc.storage, get_dataset(session, project, ds_id), [sample["sample_id"]]
+            session=session,
+            storage=svc.storage,
+            dataset=get_dataset(session, project, ds_id),
+            sample_ids=[sample["sample_id"]],
         )
     assert not path.exists()
 

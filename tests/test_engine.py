@@ -16,14 +16,16 @@ from sqlalchemy import func, select
 from labelpilot.config import Settings
 from labelpilot.datasets.tables import Sample, SampleLabel
 from labelpilot.db import Database
-from labelpilot.engine.state import STOPPING, TransitionError, transition
 from labelpilot.engine.worker import Worker
+from labelpilot.errors import TaskAlreadyRunning
+from labelpilot.tasks.status import TaskStatus
 from labelpilot.tasks.tables import Task
+from labelpilot.tasks.transitions import TransitionError, transition
 from tests.support.factories import make_dataset, png_b64
 from tests.support.procs import start_worker, stop_process, wait_for
 
 SLOW = {
-    "task_type": "auto-deploy",
+    "task_type": "test-sleep",
     "config": {
         "parameters": [{"label": "batches", "value": "200"}, {"label": "seconds", "value": "0.1"}]
     },
@@ -113,7 +115,7 @@ def test_stop_running_task_reaches_stopping_then_stopped(
 def test_task_runs_to_success_with_progress(client, project, dataset, auth, settings, workers):
     workers.append(start_worker(settings))
     body = {
-        "task_type": "auto-deploy",
+        "task_type": "test-sleep",
         "config": {
             "parameters": [
                 {"label": "batches", "value": "5"},
@@ -155,7 +157,7 @@ def test_killed_worker_fails_task_within_lease(
 
 def test_killed_worker_task_is_retried_once(client, project, dataset, auth, settings, workers):
     body = {
-        "task_type": "auto-deploy",
+        "task_type": "test-sleep",
         "config": {
             "parameters": [
                 {"label": "batches", "value": "30"},
@@ -187,14 +189,14 @@ def test_one_active_task_per_kind(client, project, dataset, auth):
     _create(client, project, dataset, auth, SLOW)
     r = client.post(f"/v2/{project}/datasets/{dataset}/tasks", json=SLOW, headers=auth)
     assert r.status_code == 501
-    assert r.json()["error_code"] == "ModelArts.4385"
+    assert r.json()["error_code"] == TaskAlreadyRunning.error_code
 
 
 def test_unavailable_kind_says_so(client, project, dataset, auth, monkeypatch):
     # a kind whose runner is not installed answers 501 instead of faking a run
-    from labelpilot.engine.runners import BUILTIN_RUNNERS
+    from labelpilot.tasks.kinds import BUILTIN_KINDS
 
-    monkeypatch.delitem(BUILTIN_RUNNERS, "pre-label")
+    monkeypatch.delitem(BUILTIN_KINDS, "pre-label")
     r = client.post(
         f"/v2/{project}/datasets/{dataset}/tasks", json={"task_type": "pre-label"}, headers=auth
     )
@@ -216,10 +218,10 @@ def test_transition_rejects_disallowed_moves(client, db, project, dataset, auth)
     with db.transaction() as s:
         task = s.get(Task, task_id)
         with pytest.raises(TransitionError):
-            transition(s, task, 3)  # queuing -> succeeded skips the run
-        transition(s, task, STOPPING)
+            transition(s, task, TaskStatus.SUCCEEDED)  # queuing -> succeeded skips the run
+        transition(s, task, TaskStatus.STOPPING)
         with pytest.raises(TransitionError):
-            transition(s, task, 1)  # stopping -> running
+            transition(s, task, TaskStatus.RUNNING)
 
 
 def test_claim_is_atomic(client, db, project, dataset, auth, settings):

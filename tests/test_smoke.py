@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import io
 
+import pytest
 from PIL import Image
 
 
@@ -12,6 +13,7 @@ def png(color: tuple[int, int, int] = (255, 0, 0), size: int = 8) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+@pytest.mark.sleeping_deploy
 def test_dataset_samples_tasks_flow(client, auth, project):
     r = client.post(f"/v2/{project}/datasets", json={"dataset_name": "d1"}, headers=auth)
     assert r.status_code == 201, r.text

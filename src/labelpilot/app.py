@@ -24,17 +24,27 @@ from labelpilot.api.deps import Services
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
 from labelpilot.engine.worker import reap_expired
-from labelpilot.errors import LabelPilotError
-from labelpilot.samples.service import ImportPolicy
+from labelpilot.errors import (
+    BadRequest,
+    BodyTooLarge,
+    EmptyBody,
+    InternalError,
+    InvalidJson,
+    LabelPilotError,
+    MethodNotAllowed,
+    NotFound,
+)
+from labelpilot.samples.policy import ImportPolicy
 from labelpilot.storage import open_storage
+from labelpilot.tasks.kinds import KindRegistry
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 MODEL_UPLOAD = re.compile(r"^/v1/[^/]+/models/?$")
 
 
-def error_response(status: int, code: str, msg: str) -> JSONResponse:
-    return JSONResponse({"error_code": code, "error_msg": msg}, status_code=status)
+def error_response(exc: LabelPilotError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code)
 
 
 class RequestIdMiddleware:
@@ -66,9 +76,7 @@ class RequestIdMiddleware:
             limit = self.max_model_body
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                resp = error_response(
-                    413, "ModelArts.4104", f"Request body is larger than {limit} bytes"
-                )
+                resp = error_response(BodyTooLarge(f"Request body is larger than {limit} bytes"))
                 await resp(scope, receive, send_with_id)
                 return
         try:
@@ -76,40 +84,39 @@ class RequestIdMiddleware:
         except Exception:
             log.exception("unhandled error (request %s)", request_id)
             if not started:
-                resp = error_response(
-                    500, "ModelArts.0010", f"Internal error; request id {request_id}"
-                )
+                resp = error_response(InternalError(f"Internal error; request id {request_id}"))
                 await resp(scope, receive, send_with_id)
 
 
-def _field_message(exc: RequestValidationError) -> tuple[str, str]:
+def _validation_error(exc: RequestValidationError) -> LabelPilotError:
     err: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or "body"
     if err.get("type") == "json_invalid":
-        return "ModelArts.4105", f"The request body is not valid JSON: {err.get('msg', '')}"
+        return InvalidJson(f"The request body is not valid JSON: {err.get('msg', '')}")
     if err.get("type") == "missing" and field == "body":
-        return "ModelArts.4202", "The request body is empty"
-    return "ModelArts.0104", f"Invalid parameter {field}: {err.get('msg', 'invalid value')}"
+        return EmptyBody("The request body is empty")
+    return BadRequest(f"Invalid parameter {field}: {err.get('msg', 'invalid value')}")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LabelPilotError)
     async def _lp(_: Request, exc: LabelPilotError) -> JSONResponse:
-        return error_response(exc.status_code, exc.error_code, exc.error_msg)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        code, msg = _field_message(exc)
-        return error_response(400, code, msg)
+        return error_response(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return error_response(404, "ModelArts.4204", "No such API")
+            return error_response(NotFound("No such API"))
         if exc.status_code == 405:
-            return error_response(405, "ModelArts.4204", "Method not allowed on this API")
-        return error_response(exc.status_code, f"ModelArts.{exc.status_code}", str(exc.detail))
+            return error_response(MethodNotAllowed("Method not allowed on this API"))
+        # any other status Starlette raises itself keeps its number in the code
+        body = {"error_code": f"ModelArts.{exc.status_code}", "error_msg": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code)
 
 
 async def _reaper(svc: Services) -> None:
@@ -144,6 +151,7 @@ def create_app(
         db=db,
         storage=open_storage(settings.resolved_storage_root, settings),
         import_policy=ImportPolicy.from_settings(settings),
+        kinds=KindRegistry(settings),
     )
 
     @contextlib.asynccontextmanager

@@ -9,10 +9,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelpilot.api import schemas as s
 from labelpilot.datasets.service import create_dataset
 from labelpilot.datasets.tables import Dataset
+from labelpilot.datasets.types import DatasetType, LabelSpec, LabelType, NewDataset
 from labelpilot.samples.service import store_sample
+from labelpilot.samples.types import NewLabel
 from labelpilot.storage import Storage
 
 DEMO_NAME = "demo-digits"
@@ -43,15 +44,16 @@ def create_demo_dataset(
     if existing is not None:
         return existing, False
     digits = load_digits()
-    ds, _ = create_dataset(
-        session,
-        storage,
-        project_id,
-        s.CreateDatasetRequest(
-            dataset_name=DEMO_NAME,
-            dataset_type=0,
+    image = LabelType.IMAGE_CLASSIFICATION
+    ds = create_dataset(
+        session=session,
+        storage=storage,
+        project_id=project_id,
+        new=NewDataset(
+            name=DEMO_NAME,
+            dataset_type=DatasetType.IMAGE_CLASSIFICATION,
             description="Handwritten digits from scikit-learn, 10 per class labeled",
-            labels=[s.LabelIn(name=str(d), type=0) for d in range(10)],
+            labels=[LabelSpec(name=str(d), type=image) for d in range(10)],
         ),
     )
     seen = dict.fromkeys(range(10), 0)
@@ -61,7 +63,7 @@ def create_demo_dataset(
         labels = []
         if seen[target] < labeled_per_class:
             seen[target] += 1
-            labels = [s.SampleLabel(name=str(target), type=0)]
+            labels = [NewLabel(name=str(target), type=image)]
         store_sample(
             session, storage, ds, f"digit_{i:04d}.png", digit_png(digits.images[i]), labels=labels
         )

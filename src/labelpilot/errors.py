@@ -1,37 +1,206 @@
-"""One error hierarchy, rendered as ``{"error_code": "ModelArts.XXXX", "error_msg": "..."}``."""
+"""The error catalogue: every ModelArts error code LabelPilot answers, one class per code.
+
+Each class fixes its HTTP status and code; raising it with a message naming the field is the
+only way to answer an error. ``app.py`` renders them as
+``{"error_code": "ModelArts.XXXX", "error_msg": "..."}``; ``docs/api.md`` lists the same
+catalogue (a test compares the two).
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class LabelPilotError(Exception):
     """Base error: an HTTP status plus a ModelArts error code and message."""
 
-    status_code: int = 400
-    error_code: str = "ModelArts.0104"
+    status_code: ClassVar[int] = 400
+    error_code: ClassVar[str] = "ModelArts.0104"
 
-    def __init__(
-        self, error_msg: str, *, error_code: str | None = None, status_code: int | None = None
-    ) -> None:
+    def __init__(self, error_msg: str) -> None:
         super().__init__(error_msg)
         self.error_msg = error_msg
-        if error_code is not None:
-            self.error_code = error_code
-        if status_code is not None:
-            self.status_code = status_code
 
     def body(self) -> dict[str, str]:
         return {"error_code": self.error_code, "error_msg": self.error_msg}
 
 
-class BadRequest(LabelPilotError):
-    """400: a query or body value is wrong; the message names the field."""
+# --- 400: the request is wrong ----------------------------------------------------------------
 
-    status_code = 400
-    error_code = "ModelArts.0104"
+
+class BadRequest(LabelPilotError):
+    """A query or body value is wrong; the message names the field."""
+
+
+class InvalidTaskType(BadRequest):
+    """``task_type`` (or ListTasks' ``type``) names no task kind."""
+
+
+class InvalidJson(LabelPilotError):
+    error_code = "ModelArts.4105"
+
+
+class EmptyBody(LabelPilotError):
+    error_code = "ModelArts.4202"
+
+
+class DatasetNameTaken(LabelPilotError):
+    error_code = "ModelArts.4351"
+
+
+class TaskNameTaken(LabelPilotError):
+    error_code = "ModelArts.4391"
+
+
+class ModelDoesNotFitDataset(LabelPilotError):
+    """A pre-label model whose task does not match the dataset's type."""
+
+    error_code = "ModelArts.4399"
+
+
+class NoLabeledSamples(LabelPilotError):
+    error_code = "ModelArts.4405"
+
+
+class TooFewLabels(LabelPilotError):
+    """Auto labeling needs two labels with enough labeled samples each."""
+
+    error_code = "ModelArts.4406"
+
+
+class NoTargetSamples(LabelPilotError):
+    """Nothing left to label (unlabeled, unconfirmed, or the given samples)."""
+
+    error_code = "ModelArts.4407"
+
+
+class LabelNotFound(LabelPilotError):
+    error_code = "ModelArts.4410"
+
+
+class LabelExists(LabelPilotError):
+    error_code = "ModelArts.4411"
+
+
+class SamplesNotUpdated(LabelPilotError):
+    """Batch answer of UpdateSamples when an item failed."""
+
+    error_code = "ModelArts.4417"
+
+
+class SampleNotStored(LabelPilotError):
+    """A sample that could not be added (also the batch answer of AddSamples)."""
+
+    error_code = "ModelArts.4421"
+
+
+class SampleExists(LabelPilotError):
+    error_code = "ModelArts.4422"
+
+
+class ImageUnreadable(LabelPilotError):
+    error_code = "ModelArts.4423"
+
+
+class SamplesNotFound(LabelPilotError):
+    """Batch answer of DeleteSamples when a sample did not exist."""
+
+    error_code = "ModelArts.4424"
+
+
+class DeployNeedsLabels(LabelPilotError):
+    """Auto-deploy needs labeled samples of at least two labels."""
+
+    error_code = "ModelArts.4426"
+
+
+class DeployTooFewPerLabel(LabelPilotError):
+    error_code = "ModelArts.4427"
+
+
+class TooManyClusters(LabelPilotError):
+    """``n_clusters`` is not smaller than the number of images to group."""
+
+    error_code = "ModelArts.4622"
+
+
+class SampleTooLarge(LabelPilotError):
+    error_code = "ModelArts.4656"
+
+
+class InvalidModel(LabelPilotError):
+    """A model that cannot be used: the message says why."""
+
+    error_code = "ModelArts.4934"
+
+
+# --- 401 / 403: who is asking ------------------------------------------------------------------
+
+
+class Unauthorized(LabelPilotError):
+    """No credential at all."""
+
+    status_code = 401
+    error_code = "ModelArts.0201"
+
+
+class RequestExpired(Unauthorized):
+    """An expired token, or an ``X-Sdk-Date`` that is malformed or outside the window."""
+
+    error_code = "ModelArts.0202"
+
+
+class InvalidToken(Unauthorized):
+    error_code = "ModelArts.0203"
+
+
+class MissingAuthorization(Unauthorized):
+    error_code = "ModelArts.0205"
+
+
+class MalformedAuthorization(Unauthorized):
+    error_code = "ModelArts.0206"
+
+
+class UnknownAccessKey(Unauthorized):
+    error_code = "ModelArts.4504"
+
+
+class Forbidden(LabelPilotError):
+    """The credential belongs to another project."""
+
+    status_code = 403
+    error_code = "ModelArts.0210"
+
+
+class SignatureMismatch(Forbidden):
+    error_code = "ModelArts.0206"
+
+
+class PathNotAllowed(Forbidden):
+    """A server path outside the allowed import locations."""
+
+    error_code = "ModelArts.4205"
+
+
+class DatasetBusy(Forbidden):
+    """The dataset has an active task."""
+
+    error_code = "ModelArts.4613"
+
+
+# --- 404 / 405 / 413: not found, wrong method, too large ---------------------------------------
 
 
 class NotFound(LabelPilotError):
+    """No such API (an unknown path)."""
+
     status_code = 404
+    error_code = "ModelArts.4204"
+
+
+class MethodNotAllowed(LabelPilotError):
+    status_code = 405
     error_code = "ModelArts.4204"
 
 
@@ -42,13 +211,6 @@ class DatasetNotFound(NotFound):
         super().__init__(f"Dataset {dataset_id} does not exist")
 
 
-class TaskNotFound(NotFound):
-    error_code = "ModelArts.4612"
-
-    def __init__(self, task_id: str) -> None:
-        super().__init__(f"Task {task_id} not found")
-
-
 class SampleNotFound(NotFound):
     error_code = "ModelArts.4420"
 
@@ -56,30 +218,117 @@ class SampleNotFound(NotFound):
         super().__init__(f"Sample {sample_id} not found")
 
 
-class Unauthorized(LabelPilotError):
-    status_code = 401
-    error_code = "ModelArts.0201"
+class TaskNotFound(NotFound):
+    error_code = "ModelArts.4612"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task {task_id} not found")
 
 
-class Forbidden(LabelPilotError):
-    status_code = 403
-    error_code = "ModelArts.0210"
+class ModelNotFound(NotFound):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"Model {model_id} does not exist")
 
 
-class Conflict(LabelPilotError):
-    """A task of the same kind is already running on the dataset (501 in ModelArts)."""
+class ServiceNotFound(NotFound):
+    error_code = "ModelArts.3502"
 
-    status_code = 501
-    error_code = "ModelArts.4386"
+    def __init__(self, service_id: str) -> None:
+        super().__init__(f"Service {service_id} does not exist")
 
 
-class NotAvailable(LabelPilotError):
-    """501: a feature that is not built in this version; says so instead of faking it."""
+class BodyTooLarge(LabelPilotError):
+    status_code = 413
+    error_code = "ModelArts.4104"
 
-    status_code = 501
-    error_code = "ModelArts.4383"
+
+class ModelTooLarge(LabelPilotError):
+    """A model file over ``max_model_bytes``."""
+
+    status_code = 413
+    error_code = "ModelArts.4934"
+
+
+# --- 500 / 501 ------------------------------------------------------------------------------
 
 
 class InternalError(LabelPilotError):
     status_code = 500
     error_code = "ModelArts.0010"
+
+
+class NotAvailable(LabelPilotError):
+    """A feature that is not built in this version; says so instead of faking it."""
+
+    status_code = 501
+    error_code = "ModelArts.4383"
+
+
+class TaskAlreadyRunning(LabelPilotError):
+    """A task of the same kind is already active on the dataset (501, as ModelArts answers)."""
+
+    status_code = 501
+    error_code = "ModelArts.4386"
+
+
+class AutoLabelRunning(TaskAlreadyRunning):
+    error_code = "ModelArts.4386"
+
+
+class PreLabelRunning(TaskAlreadyRunning):
+    error_code = "ModelArts.4387"
+
+
+class AutoDeployRunning(TaskAlreadyRunning):
+    error_code = "ModelArts.4385"
+
+
+class GroupingRunning(TaskAlreadyRunning):
+    error_code = "ModelArts.4964"
+
+
+# --- codes a failed task reports (DescTask's error_code; never an HTTP answer) --------------
+
+
+class TaskError(LabelPilotError):
+    """Base of failures only a running task reports."""
+
+
+class RunFailed(TaskError):
+    """A run that failed for a reason its message gives (also a failed task's ``code``)."""
+
+    error_code = "ModelArts.4392"
+
+
+class InferenceFailed(TaskError):
+    error_code = "ModelArts.4953"
+
+
+class TaskCrashed(TaskError):
+    """A task that crashed, or whose worker was lost too often."""
+
+    error_code = "ModelArts.4999"
+
+
+def catalogue() -> list[type[LabelPilotError]]:
+    """Every error class of this module (the docs' table lists the same)."""
+    out: list[type[LabelPilotError]] = []
+    todo: list[type[LabelPilotError]] = [LabelPilotError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__ == __name__:
+            out.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted(set(out), key=lambda c: (c.error_code, c.status_code, c.__name__))
+
+
+class TaskCode:
+    """Codes a task reports in its ``code`` while all is well (not errors)."""
+
+    AUTO_LABEL_SUBMITTED = "ModelArts.4914"
+    PRE_LABEL_SUBMITTED = "ModelArts.4950"
+    GROUPING_SUBMITTED = "ModelArts.4960"
+    AUTO_DEPLOY_SUBMITTED = "ModelArts.4900"
+    MODEL_IMPORT_SUBMITTED = "ModelArts.4910"
+    MODEL_IMPORTED = "ModelArts.4912"
+    SUCCEEDED = "ModelArts.4996"

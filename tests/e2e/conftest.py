@@ -1,7 +1,7 @@
 """End-to-end fixtures: a live ``labelpilot serve --demo`` and Debian's Chromium via Playwright.
 
 The server runs in a subprocess on 127.0.0.1 (temp data directory, free port, one local worker)
-with the test-only ``SleepRunner`` registered as ``auto-deploy``; it is stopped at the end.
+with the test-only ``SleepDeployRunner`` registered as ``auto-deploy``; it is stopped at the end.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SLEEP_RUNNER = {"auto-deploy": "tests.support.runners:SleepRunner"}
+SLEEP_RUNNER = {"auto-deploy": "tests.support.runners:SleepDeployRunner"}
 VIEWPORT = {"width": 1280, "height": 800}
 
 

@@ -3,7 +3,7 @@
 Every test drives the console the way a person does and checks what the page shows (counters,
 badges, progress values, messages), then cross-checks the API where the page claims a change.
 Parts that need a task runner other than the test-only SleepRunner are skipped while that runner
-is not registered in ``labelpilot.engine.runners.BUILTIN_RUNNERS``.
+is not registered in ``labelpilot.tasks.kinds.BUILTIN_KINDS``.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ else:  # pragma: no cover - the module is skipped
 
 def runner_missing(kind: str) -> str | None:
     """Why ``kind`` cannot run in this checkout (None when its runner has landed)."""
-    from labelpilot.engine.runners import BUILTIN_RUNNERS, load_object
+    from labelpilot.tasks.kinds import BUILTIN_KINDS, load_object
 
-    path = BUILTIN_RUNNERS.get(kind)
+    path = BUILTIN_KINDS.get(kind)
     if path is None:
-        return f"the {kind} runner is not registered in BUILTIN_RUNNERS yet (CreateTask: 501)"
+        return f"the {kind} runner is not registered in BUILTIN_KINDS yet (CreateTask: 501)"
     try:
         runner = load_object(path)
     except (ImportError, AttributeError) as exc:

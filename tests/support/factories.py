@@ -10,9 +10,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from labelpilot.config import Settings
 from labelpilot.db import Database
 from labelpilot.ids import short_id, utcnow
-from labelpilot.tasks.kinds import KIND_BY_TYPE
+from labelpilot.tasks.kinds import KindRegistry
 from labelpilot.tasks.tables import Task, TaskEvent
 
 
@@ -46,7 +47,8 @@ def insert_task(
     """Insert a task row as the engine would leave it (bypasses runner availability)."""
     created = created or utcnow()
     task_id = short_id()
-    kind = KIND_BY_TYPE[type]
+    kind = KindRegistry(Settings()).by_type(type)
+    assert kind is not None, f"no task kind has type {type}"
     with db.transaction() as s:
         s.add(
             Task(

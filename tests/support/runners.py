@@ -1,29 +1,71 @@
-"""A test-only runner: sleeps in batches, reports progress, honours stop. No ML."""
+"""A test-only task kind, defined here alone: it sleeps in batches, reports progress, honours
+stop. No ML. Registering it is one entry in ``Settings.runner_plugins``."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
-from labelpilot.api.schemas import CreateTaskRequest
 from labelpilot.datasets.tables import Dataset
 from labelpilot.engine.context import RunContext
+from labelpilot.errors import AutoDeployRunning, BadRequest, TaskAlreadyRunning
+from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
+
+SLEEP_KIND = "test-sleep"
+SLEEP_TYPE = 98
 
 
-class SleepRunner:
-    task_type = "test-sleep"
+class SleepConfig(TaskConfig):
+    parameters: list[dict[str, Any]] = []
 
-    def check(self, session: Session, dataset: Dataset, request: CreateTaskRequest) -> None:
-        return None
+    @property
+    def batches(self) -> int:
+        return int(self._params().get("batches", 20))
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
-        params = {p["label"]: p["value"] for p in ctx.config.get("parameters", [])}
-        batches = int(params.get("batches", 20))
-        seconds = float(params.get("seconds", 0.2))
+    @property
+    def seconds(self) -> float:
+        return float(self._params().get("seconds", 0.2))
+
+    def _params(self) -> dict[str, str]:
+        return {str(p.get("label")): str(p.get("value")) for p in self.parameters}
+
+
+class SleepRunner(TaskRunner[SleepConfig]):
+    task_type: ClassVar[str] = SLEEP_KIND
+    type_code: ClassVar[int] = SLEEP_TYPE
+    submit_code: ClassVar[str] = "ModelArts.4900"
+    submit_message: ClassVar[str] = "Sleep task submitted."
+    success_message: ClassVar[str] = "sleep task executed successfully."
+    running_error = TaskAlreadyRunning
+    running_message: ClassVar[str] = "A sleep task is already running on this dataset."
+    Config = SleepConfig
+
+    def check(self, session: Session, dataset: Dataset, config: SleepConfig) -> None:
+        if config.batches < 1:
+            raise BadRequest("config.parameters: batches must be at least 1")
+
+    def run(self, ctx: RunContext, config: SleepConfig) -> TaskResult:
+        batches, seconds = config.batches, config.seconds
         with ctx.step("sleep", f"{batches} batches of {seconds}s"):
             for i in range(batches):
                 time.sleep(seconds)
                 ctx.progress(100.0 * (i + 1) / batches)
         return {"description": f"slept {batches} batches"}
+
+
+class SleepDeployRunner(SleepRunner):
+    """The sleep kind standing in for auto-deploy, for tests of deploy-only behaviour (the
+    console's deploy banner and form, ``exist_running_deploy_task``); registered explicitly."""
+
+    task_type: ClassVar[str] = "auto-deploy"
+    submit_message: ClassVar[str] = "Auto deploy task submitted."
+    success_message: ClassVar[str] = "auto deploy task executed successfully."
+    running_error = AutoDeployRunning
+    running_message: ClassVar[str] = "An auto deploy task is already running on this dataset."
+    unique_names: ClassVar[bool] = True
+
+    @property
+    def type(self) -> int:
+        return self.settings.auto_deploy_type

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from labelpilot.api import schemas as s
-from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api import translate
+from labelpilot.api.deps import (
+    DatasetForRead,
+    DatasetForWrite,
+    Limit,
+    Offset,
+    ProjectId,
+    ReadSession,
+    Svc,
+    WriteSession,
+)
+from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.datasets import service as datasets
+from labelpilot.samples.importing import import_data_sources
+from labelpilot.tasks import service as tasks
 
 router = APIRouter(tags=["datasets"])
 
@@ -23,7 +36,18 @@ def create_dataset(
     project_id: ProjectId, body: s.CreateDatasetRequest, session: WriteSession, svc: Svc
 ) -> s.CreateDatasetResponse:
     """Create a dataset; files under ``data_sources`` are imported as samples."""
-    ds, n = datasets.create_dataset(session, svc.storage, project_id, body, svc.import_policy)
+    new = translate.new_dataset(body)
+    ds = datasets.create_dataset(
+        session=session, storage=svc.storage, project_id=project_id, new=new
+    )
+    n = import_data_sources(
+        session=session,
+        storage=svc.storage,
+        dataset=ds,
+        sources=new.data_sources,
+        import_annotations=new.import_annotations,
+        policy=svc.import_policy,
+    )
     return s.CreateDatasetResponse(dataset_id=ds.id, imported_sample_count=n)
 
 
@@ -36,8 +60,8 @@ def list_datasets(
     project_id: ProjectId,
     session: ReadSession,
     svc: Svc,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # offset * limit must fit in SQL
+    limit: Limit = 10,
+    offset: Offset = 0,
     search_content: str | None = None,
     dataset_type: int | None = None,
     order: Literal["asc", "desc"] = "desc",
@@ -55,7 +79,9 @@ def list_datasets(
     )
     c = datasets.counters(session, [d.id for d in rows])
     return s.ListDatasetsResponse(
-        datasets=[datasets.dataset_out(session, svc.storage, d, c[d.id]) for d in rows],
+        datasets=[
+            dataset_out(svc.storage, d, c[d.id], tasks.active_task_ids(session, d.id)) for d in rows
+        ],
         total_number=total,
     )
 
@@ -65,20 +91,17 @@ def list_datasets(
     response_model=s.DatasetOut,
     response_model_exclude_none=True,
 )
-def get_dataset(
-    project_id: ProjectId, dataset_id: str, session: ReadSession, svc: Svc
-) -> s.DatasetOut:
+def get_dataset(dataset: DatasetForRead, session: ReadSession, svc: Svc) -> s.DatasetOut:
     """A dataset with its sample counters and labels."""
-    ds = datasets.get_dataset(session, project_id, dataset_id)
-    return datasets.dataset_out(session, svc.storage, ds)
+    c = datasets.counters(session, [dataset.id])[dataset.id]
+    return dataset_out(svc.storage, dataset, c, tasks.active_task_ids(session, dataset.id))
 
 
 @router.delete("/v2/{project_id}/datasets/{dataset_id}", status_code=204, response_class=Response)
-def delete_dataset(project_id: ProjectId, dataset_id: str, session: WriteSession, svc: Svc) -> None:
+def delete_dataset(dataset: DatasetForWrite, session: WriteSession, svc: Svc) -> None:
     """Delete a dataset, its samples and tasks (source directories are left untouched)."""
-    datasets.delete_dataset(
-        session, svc.storage, datasets.get_dataset(session, project_id, dataset_id)
-    )
+    tasks.delete_dataset_tasks(session, dataset)
+    datasets.delete_dataset(session, svc.storage, dataset)
 
 
 @router.post(
@@ -87,10 +110,12 @@ def delete_dataset(project_id: ProjectId, dataset_id: str, session: WriteSession
     response_model_exclude_none=True,
 )
 def create_labels(
-    project_id: ProjectId, dataset_id: str, body: s.LabelsRequest, session: WriteSession
+    dataset: DatasetForWrite, body: s.LabelsRequest, session: WriteSession
 ) -> s.BatchResponse:
-    ds = datasets.get_dataset(session, project_id, dataset_id)
-    return datasets.create_labels(session, ds, body.labels)
+    names = datasets.create_labels(session, dataset, [translate.label_spec(x) for x in body.labels])
+    return s.BatchResponse(
+        success=True, results=[s.BatchResult(success=True, name=n) for n in names]
+    )
 
 
 @router.get(
@@ -98,8 +123,5 @@ def create_labels(
     response_model=s.ListLabelsResponse,
     response_model_exclude_none=True,
 )
-def list_labels(
-    project_id: ProjectId, dataset_id: str, session: ReadSession
-) -> s.ListLabelsResponse:
-    ds = datasets.get_dataset(session, project_id, dataset_id)
-    return s.ListLabelsResponse(labels=[datasets.label_out(lb) for lb in ds.labels])
+def list_labels(dataset: DatasetForRead) -> s.ListLabelsResponse:
+    return s.ListLabelsResponse(labels=[label_out(lb) for lb in dataset.labels])

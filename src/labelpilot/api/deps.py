@@ -7,16 +7,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from labelpilot.auth import service as creds
 from labelpilot.auth.signing import verify_request
 from labelpilot.config import Settings
+from labelpilot.datasets.service import get_dataset
+from labelpilot.datasets.tables import Dataset, Sample
 from labelpilot.db import Database
-from labelpilot.errors import Forbidden, Unauthorized
-from labelpilot.samples.service import ImportPolicy
+from labelpilot.errors import Forbidden, InvalidToken, RequestExpired, Unauthorized
+from labelpilot.samples.policy import ImportPolicy
+from labelpilot.samples.query import get_sample
 from labelpilot.storage import Storage
+from labelpilot.tasks.kinds import KindRegistry
+from labelpilot.tasks.service import get_task
+from labelpilot.tasks.tables import Task
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Services:
     db: Database
     storage: Storage
     import_policy: ImportPolicy
+    kinds: KindRegistry
 
 
 async def services(request: Request) -> Services:
@@ -67,10 +74,10 @@ async def authenticate(
         if token:
             cred = creds.by_token(session, token)
             if cred is None:
-                raise Unauthorized("The token is invalid", error_code="ModelArts.0203")
+                raise InvalidToken("The token is invalid")
             expires = cred.token_expires_at
             if expires is not None and expires < datetime.now(UTC).replace(tzinfo=None):
-                raise Unauthorized("The token has expired", error_code="ModelArts.0202")
+                raise RequestExpired("The token has expired")
             owner = cred.project_id
         elif authorization:
             body = await request.body()
@@ -97,15 +104,50 @@ async def authenticate(
                 raise Forbidden("X-Project-Id does not match the project in the URL")
         else:
             raise Unauthorized(
-                "Missing credentials: send X-Auth-Token or an AK/SK-signed Authorization header",
-                error_code="ModelArts.0201",
+                "Missing credentials: send X-Auth-Token or an AK/SK-signed Authorization header"
             )
     if owner != project_id:
-        raise Forbidden(
-            f"The credential belongs to another project than {project_id}",
-            error_code="ModelArts.0210",
-        )
+        raise Forbidden(f"The credential belongs to another project than {project_id}")
     return project_id
 
 
 ProjectId = Annotated[str, Depends(authenticate)]
+
+
+def dataset_for_read(dataset_id: str, project_id: ProjectId, session: ReadSession) -> Dataset:
+    """The dataset in the path, of the caller's project (404 otherwise)."""
+    return get_dataset(session, project_id, dataset_id)
+
+
+def dataset_for_write(dataset_id: str, project_id: ProjectId, session: WriteSession) -> Dataset:
+    """The dataset in the path, in the request's write transaction."""
+    return get_dataset(session, project_id, dataset_id)
+
+
+def sample_for_read(
+    dataset_id: str, sample_id: str, project_id: ProjectId, session: ReadSession
+) -> Sample:
+    """The sample in the path, of the dataset in the path (404 otherwise)."""
+    return get_sample(session, get_dataset(session, project_id, dataset_id), sample_id)
+
+
+def task_for_read(
+    dataset_id: str, task_id: str, project_id: ProjectId, session: ReadSession
+) -> Task:
+    return get_task(session, get_dataset(session, project_id, dataset_id), task_id)
+
+
+def task_for_write(
+    dataset_id: str, task_id: str, project_id: ProjectId, session: WriteSession
+) -> Task:
+    return get_task(session, get_dataset(session, project_id, dataset_id), task_id)
+
+
+# The lookups take the path's parameters in the route's order, so OpenAPI lists them as ever.
+DatasetForRead = Annotated[Dataset, Depends(dataset_for_read)]
+DatasetForWrite = Annotated[Dataset, Depends(dataset_for_write)]
+SampleForRead = Annotated[Sample, Depends(sample_for_read)]
+TaskForRead = Annotated[Task, Depends(task_for_read)]
+TaskForWrite = Annotated[Task, Depends(task_for_write)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # a page index: offset * limit fits in SQL

@@ -8,18 +8,30 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from labelpilot.api import schemas as s
-from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
-from labelpilot.datasets.service import get_dataset
-from labelpilot.datasets.tables import STATE_AUTO
+from labelpilot.api import translate
+from labelpilot.api.deps import (
+    DatasetForRead,
+    DatasetForWrite,
+    Limit,
+    Offset,
+    ReadSession,
+    SampleForRead,
+    Svc,
+    WriteSession,
+)
+from labelpilot.api.render.datasets import batch_response
+from labelpilot.api.render.samples import sample_out
+from labelpilot.datasets.tables import STATE_AUTO, Dataset
 from labelpilot.errors import BadRequest, SampleNotFound
+from labelpilot.samples import query
 from labelpilot.samples import service as samples
+from labelpilot.samples.thumbnails import thumbnail
+from labelpilot.samples.types import SampleFilter
 
 router = APIRouter(tags=["samples"])
 SAMPLES = "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples"
 AUTO = "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples"
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # offset * limit must fit in SQL
 Order = Literal["asc", "desc"]
 
 
@@ -37,8 +49,7 @@ def _score(value: str | None, field: str) -> float | None:
 
 def _list(
     session: ReadSession,
-    project_id: str,
-    dataset_id: str,
+    ds: Dataset,
     *,
     only_state: str | None = None,
     sample_state: str | None = None,
@@ -51,28 +62,24 @@ def _list(
     search_conditions: str | None,
     order: str,
 ) -> s.ListSamplesResponse:
-    ds = get_dataset(session, project_id, dataset_id)
-    total, rows = samples.list_samples(
-        session,
-        ds,
-        offset=offset,
-        limit=limit,
+    where = SampleFilter(
+        only_state=only_state,
         sample_state=sample_state,
         label_name=label_name,
         label_type=label_type,
         low_score=_score(low_score, "low_score"),
         high_score=_score(high_score, "high_score"),
-        search_conditions=samples.parse_search_conditions(search_conditions),
-        order=order,
-        only_state=only_state,
+        conditions=translate.search_conditions(search_conditions),
     )
-    return s.ListSamplesResponse(sample_count=total, samples=[samples.sample_out(x) for x in rows])
+    total, rows = query.list_samples(
+        session, ds, where=where, offset=offset, limit=limit, order=order
+    )
+    return s.ListSamplesResponse(sample_count=total, samples=[sample_out(x) for x in rows])
 
 
 @router.get(SAMPLES, response_model=s.ListSamplesResponse, response_model_exclude_none=True)
 def list_samples(
-    project_id: ProjectId,
-    dataset_id: str,
+    dataset: DatasetForRead,
     session: ReadSession,
     limit: Limit = 10,
     offset: Offset = 0,
@@ -87,8 +94,7 @@ def list_samples(
     """Samples filtered by state, label, score range and search conditions (AND-combined)."""
     return _list(
         session,
-        project_id,
-        dataset_id,
+        dataset,
         limit=limit,
         offset=offset,
         sample_state=sample_state,
@@ -103,80 +109,66 @@ def list_samples(
 
 @router.post(SAMPLES, response_model=s.BatchResponse, response_model_exclude_none=True)
 def add_samples(
-    project_id: ProjectId,
-    dataset_id: str,
-    body: s.AddSamplesRequest,
-    session: WriteSession,
-    svc: Svc,
+    dataset: DatasetForWrite, body: s.AddSamplesRequest, session: WriteSession, svc: Svc
 ) -> s.BatchResponse:
     """Add samples (base64 ``data`` or a ``data_source`` file); per-item results."""
-    ds = get_dataset(session, project_id, dataset_id)
-    return samples.add_samples(session, svc.storage, ds, body, svc.import_policy)
+    outcome = samples.add_samples(
+        session=session,
+        storage=svc.storage,
+        dataset=dataset,
+        samples=[translate.new_sample(x) for x in body.samples],
+        final_annotation=body.final_annotation is not False,
+        policy=svc.import_policy,
+    )
+    return batch_response(outcome)
 
 
 @router.put(SAMPLES, response_model=s.BatchResponse, response_model_exclude_none=True)
 def update_samples(
-    project_id: ProjectId, dataset_id: str, body: s.UpdateSamplesRequest, session: WriteSession
+    dataset: DatasetForWrite, body: s.UpdateSamplesRequest, session: WriteSession
 ) -> s.BatchResponse:
     """Write final labels (this confirms to-be-confirmed samples); empty labels clear."""
-    ds = get_dataset(session, project_id, dataset_id)
-    return samples.update_samples(session, ds, body)
+    edits = [translate.sample_edit(x) for x in body.samples]
+    return batch_response(samples.update_samples(session=session, dataset=dataset, edits=edits))
 
 
 @router.post(SAMPLES + "/delete", response_model=s.BatchResponse, response_model_exclude_none=True)
 def delete_samples(
-    project_id: ProjectId,
-    dataset_id: str,
-    body: s.DeleteSamplesRequest,
-    session: WriteSession,
-    svc: Svc,
+    dataset: DatasetForWrite, body: s.DeleteSamplesRequest, session: WriteSession, svc: Svc
 ) -> s.BatchResponse:
-    ds = get_dataset(session, project_id, dataset_id)
-    return samples.delete_samples(session, svc.storage, ds, body.samples)
+    outcome = samples.delete_samples(
+        session=session, storage=svc.storage, dataset=dataset, sample_ids=body.samples
+    )
+    return batch_response(outcome)
 
 
 @router.get(SAMPLES + "/{sample_id}", response_model=s.SampleOut, response_model_exclude_none=True)
-def get_sample(
-    project_id: ProjectId, dataset_id: str, sample_id: str, session: ReadSession
-) -> s.SampleOut:
-    ds = get_dataset(session, project_id, dataset_id)
-    return samples.sample_out(samples.get_sample(session, ds, sample_id))
+def get_sample(sample: SampleForRead) -> s.SampleOut:
+    return sample_out(sample)
 
 
 @router.get(SAMPLES + "/{sample_id}/content", response_class=Response)
-def sample_content(
-    project_id: ProjectId, dataset_id: str, sample_id: str, session: ReadSession, svc: Svc
-) -> Response:
+def sample_content(sample: SampleForRead, svc: Svc) -> Response:
     """The sample's file bytes (LabelPilot extension; ``source`` is a storage URL)."""
-    ds = get_dataset(session, project_id, dataset_id)
-    sample = samples.get_sample(session, ds, sample_id)
     key = svc.storage.key_of(sample.source)
     if key is None or not svc.storage.exists(key):
-        raise SampleNotFound(sample_id)
+        raise SampleNotFound(sample.id)
     media = mimetypes.guess_type(sample.name)[0] or "application/octet-stream"
     return Response(svc.storage.get(key), media_type=media)
 
 
 @router.get(SAMPLES + "/{sample_id}/thumbnail", response_class=Response)
 def sample_thumbnail(
-    project_id: ProjectId,
-    dataset_id: str,
-    sample_id: str,
-    session: ReadSession,
-    svc: Svc,
-    size: Annotated[int, Query(ge=16, le=512)] = 128,
+    sample: SampleForRead, svc: Svc, size: Annotated[int, Query(ge=16, le=512)] = 128
 ) -> Response:
     """A JPEG thumbnail of an image sample, made once and cached in storage (extension)."""
-    ds = get_dataset(session, project_id, dataset_id)
-    sample = samples.get_sample(session, ds, sample_id)
-    data = samples.thumbnail(svc.storage, sample, size)
+    data = thumbnail(svc.storage, sample, size)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get(AUTO, response_model=s.ListSamplesResponse, response_model_exclude_none=True)
 def list_auto_annotations(
-    project_id: ProjectId,
-    dataset_id: str,
+    dataset: DatasetForRead,
     session: ReadSession,
     limit: Limit = 10,
     offset: Offset = 0,
@@ -190,8 +182,7 @@ def list_auto_annotations(
     """Samples waiting for confirmation, with their predicted labels and scores."""
     return _list(
         session,
-        project_id,
-        dataset_id,
+        dataset,
         only_state=STATE_AUTO,
         limit=limit,
         offset=offset,
@@ -205,11 +196,7 @@ def list_auto_annotations(
 
 
 @router.get(AUTO + "/{sample_id}", response_model=s.SampleOut, response_model_exclude_none=True)
-def get_auto_annotation(
-    project_id: ProjectId, dataset_id: str, sample_id: str, session: ReadSession
-) -> s.SampleOut:
-    ds = get_dataset(session, project_id, dataset_id)
-    sample = samples.get_sample(session, ds, sample_id)
+def get_auto_annotation(sample: SampleForRead) -> s.SampleOut:
     if sample.state != STATE_AUTO:
-        raise SampleNotFound(sample_id)
-    return samples.sample_out(sample)
+        raise SampleNotFound(sample.id)
+    return sample_out(sample)

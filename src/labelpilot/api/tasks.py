@@ -7,8 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from labelpilot.api import schemas as s
-from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
-from labelpilot.datasets.service import get_dataset
+from labelpilot.api.deps import (
+    DatasetForRead,
+    DatasetForWrite,
+    ReadSession,
+    Svc,
+    TaskForRead,
+    TaskForWrite,
+    WriteSession,
+)
+from labelpilot.api.render.tasks import event_trees, running_task, task_detail
 from labelpilot.tasks import service as tasks
 
 router = APIRouter(tags=["intelligent tasks"])
@@ -17,52 +25,64 @@ BASE = "/v2/{project_id}/datasets/{dataset_id}/tasks"
 
 @router.post(BASE, response_model=s.CreateTaskResponse, response_model_exclude_none=True)
 def create_task(
-    project_id: ProjectId,
-    dataset_id: str,
+    dataset: DatasetForWrite,
     session: WriteSession,
     svc: Svc,
     body: s.CreateTaskRequest | None = None,
 ) -> s.CreateTaskResponse:
     """Start an intelligent task (queued; a worker runs it)."""
+    req = body or s.CreateTaskRequest()
+    config = req.config or s.SmartTaskConfig()
     task = tasks.create_task(
-        session, svc.settings, project_id, dataset_id, body or s.CreateTaskRequest()
+        session=session,
+        kinds=svc.kinds,
+        project_id=dataset.project_id,
+        dataset=dataset,
+        new=tasks.NewTask(
+            task_type=req.task_type,
+            model_id=req.model_id,
+            collect_key_sample=bool(req.collect_key_sample),
+            config=config.model_dump(mode="json", by_alias=True, exclude_none=True),
+        ),
     )
     return s.CreateTaskResponse(task_id=task.id)
 
 
 @router.get(BASE, response_model=s.ListTasksResponse, response_model_exclude_none=True)
 def list_tasks(
-    project_id: ProjectId,
-    dataset_id: str,
+    dataset: DatasetForRead,
     session: ReadSession,
+    svc: Svc,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # offset * limit must fit in SQL
     task_name: str | None = None,
     type: str | None = None,
 ) -> s.ListTasksResponse:
     """Page through a dataset's intelligent tasks (``offset`` is a page index)."""
-    ds = get_dataset(session, project_id, dataset_id)
-    total, rows, running_deploy = tasks.list_tasks(
-        session, ds, offset=offset, limit=limit, task_type=type, task_name=task_name
+    page = tasks.list_tasks(
+        session=session,
+        kinds=svc.kinds,
+        dataset=dataset,
+        offset=offset,
+        limit=limit,
+        task_type=type,
+        task_name=task_name,
     )
-    events = tasks.events_by_task(session, [t.id for t in rows])
+    events = event_trees(tasks.task_events(session, [t.id for t in page.tasks]))
     return s.ListTasksResponse(
-        exist_running_deploy_task=running_deploy,
-        tasks=[tasks.running_task(t, events.get(t.id)) for t in rows],
-        total_count=total,
+        exist_running_deploy_task=page.running_deploy,
+        tasks=[running_task(t, events.get(t.id)) for t in page.tasks],
+        total_count=page.total,
     )
 
 
 @router.get(BASE + "/{task_id}", response_model=s.TaskDetail, response_model_exclude_none=True)
-def describe_task(
-    project_id: ProjectId, dataset_id: str, task_id: str, session: ReadSession
-) -> s.TaskDetail:
+def describe_task(task: TaskForRead, session: ReadSession) -> s.TaskDetail:
     """A task's details, progress, config, result and events."""
-    task = tasks.get_task(session, project_id, dataset_id, task_id)
-    return tasks.task_detail(task, tasks.events_by_task(session, [task.id]).get(task.id))
+    return task_detail(task, event_trees(tasks.task_events(session, [task.id])).get(task.id))
 
 
 @router.post(BASE + "/{task_id}/stop", status_code=204, response_class=Response)
-def stop_task(project_id: ProjectId, dataset_id: str, task_id: str, session: WriteSession) -> None:
+def stop_task(task: TaskForWrite, session: WriteSession) -> None:
     """Stop a task: queued stops now, running stops within seconds; finished is a no-op."""
-    tasks.stop_task(session, tasks.get_task(session, project_id, dataset_id, task_id))
+    tasks.stop_task(session, task)

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from labelpilot.errors import LabelPilotError
+from labelpilot.errors import (
+    MalformedAuthorization,
+    MissingAuthorization,
+    RequestExpired,
+    SignatureMismatch,
+    UnknownAccessKey,
+)
 
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -29,11 +35,14 @@ _AUTH_RE = re.compile(
 )
 
 
-class SignatureError(LabelPilotError):
-    """An AK/SK request that fails verification: HTTP status, ModelArts code and message."""
-
-    def __init__(self, status_code: int, error_code: str, error_msg: str) -> None:
-        super().__init__(error_msg, error_code=error_code, status_code=status_code)
+# Every way an AK/SK request fails verification (catalogue classes: status, code, message).
+SignatureError = (
+    MissingAuthorization,
+    MalformedAuthorization,
+    RequestExpired,
+    UnknownAccessKey,
+    SignatureMismatch,
+)
 
 
 class ParsedAuth(NamedTuple):
@@ -42,8 +51,8 @@ class ParsedAuth(NamedTuple):
     signature: str
 
 
-def _malformed(msg: str) -> SignatureError:
-    return SignatureError(401, "ModelArts.0206", f"Malformed Authorization: {msg}")
+def _malformed(msg: str) -> MalformedAuthorization:
+    return MalformedAuthorization(f"Malformed Authorization: {msg}")
 
 
 def _encode(text: str) -> str:
@@ -184,16 +193,14 @@ def _checked_date(value: str | None, now: datetime, skew_seconds: float) -> str:
     try:
         signed_at = datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        raise SignatureError(
-            401, "ModelArts.0202", f"X-Sdk-Date {value!r} is not a YYYYMMDDTHHMMSSZ UTC timestamp"
+        raise RequestExpired(
+            f"X-Sdk-Date {value!r} is not a YYYYMMDDTHHMMSSZ UTC timestamp"
         ) from None
     offset = abs((_utc(now) - signed_at).total_seconds())
     if offset > skew_seconds:
-        raise SignatureError(
-            401,
-            "ModelArts.0202",
+        raise RequestExpired(
             f"Request expired: X-Sdk-Date {value} is {offset:.0f}s from server time, "
-            f"beyond the allowed clock skew of {skew_seconds:.0f}s",
+            f"beyond the allowed clock skew of {skew_seconds:.0f}s"
         )
     return signed_at.strftime(DATE_FORMAT)
 
@@ -208,14 +215,14 @@ def verify_request(
     now: datetime,
     skew_seconds: float = 900,
 ) -> str:
-    """Check an SDK-signed request and return its access key, else raise :class:`SignatureError`.
+    """Check an SDK-signed request and return its access key, else raise one of ``SignatureError``.
 
     ``path`` is the percent-decoded path and ``query_pairs`` the decoded query (e.g. Starlette's
     ``request.url.path`` and ``request.query_params.multi_items()``); naive ``now`` means UTC.
     """
     lowered = {name.lower(): _header_text(value) for name, value in headers.items()}
     if "authorization" not in lowered:
-        raise SignatureError(401, "ModelArts.0205", "Missing Authorization header")
+        raise MissingAuthorization("Missing Authorization header")
     auth = parse_authorization(lowered["authorization"])
     unsigned = [name for name in REQUIRED_SIGNED_HEADERS if name not in auth.signed_headers]
     if unsigned:
@@ -223,10 +230,10 @@ def verify_request(
     sdk_date = _checked_date(lowered.get("x-sdk-date"), now, skew_seconds)
     secret = secret_lookup(auth.access)
     if secret is None:
-        raise SignatureError(401, "ModelArts.4504", f"Unknown access key {auth.access}")
+        raise UnknownAccessKey(f"Unknown access key {auth.access}")
     canonical = canonical_request(
         method, path, query_pairs, lowered, auth.signed_headers, body, path_decoded=True
     )
     if not hmac.compare_digest(sign(secret, string_to_sign(sdk_date, canonical)), auth.signature):
-        raise SignatureError(403, "ModelArts.0206", "Invalid AK/SK: signature mismatch")
+        raise SignatureMismatch("Invalid AK/SK: signature mismatch")
     return auth.access

@@ -13,10 +13,12 @@ from sqlalchemy import select, update
 
 from labelpilot.config import Settings
 from labelpilot.db import Database
-from labelpilot.engine.state import RUNNING, STOPPING, next_ordinal
+from labelpilot.errors import LabelPilotError
 from labelpilot.ids import now_ms, utcnow
 from labelpilot.storage import Storage
+from labelpilot.tasks.status import TaskStatus
 from labelpilot.tasks.tables import Task, TaskEvent
+from labelpilot.tasks.transitions import next_ordinal
 
 
 class TaskStopped(Exception):
@@ -28,12 +30,12 @@ class TaskLost(Exception):
 
 
 class TaskFailed(Exception):
-    """A runner's controlled failure, with the ModelArts code to report."""
+    """A runner's controlled failure: the catalogue error whose code and message it reports."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, error: LabelPilotError) -> None:
+        super().__init__(error.error_msg)
+        self.code = error.error_code
+        self.message = error.error_msg
 
 
 @dataclass
@@ -67,7 +69,7 @@ class RunContext:
                 ).one_or_none()
             if row is None or row.worker_id != self.worker_id:
                 self.lost_flag.set()
-            elif row.status == STOPPING:
+            elif row.status == TaskStatus.STOPPING:
                 self.stop_flag.set()
         if self.lost_flag.is_set():
             raise TaskLost(self.task_id)
@@ -142,4 +144,6 @@ class RunContext:
 
     def is_running(self) -> bool:
         with self.db.read() as s:
-            return s.scalar(select(Task.status).where(Task.id == self.task_id)) == RUNNING
+            return (
+                s.scalar(select(Task.status).where(Task.id == self.task_id)) == TaskStatus.RUNNING
+            )

@@ -16,27 +16,15 @@ from labelpilot.config import Settings
 from labelpilot.datasets.service import snapshot_counters
 from labelpilot.db import Database
 from labelpilot.engine.context import RunContext, TaskFailed, TaskLost, TaskStopped
-from labelpilot.engine.runners import get_runner
-from labelpilot.engine.state import (
-    FAILED,
-    INITIALIZING,
-    QUEUING,
-    RUNNING,
-    STOPPED,
-    STOPPING,
-    SUCCEEDED,
-    transition,
-)
+from labelpilot.errors import RunFailed, TaskCode, TaskCrashed
 from labelpilot.ids import utcnow
 from labelpilot.storage import Storage, open_storage
-from labelpilot.tasks.kinds import KINDS
+from labelpilot.tasks.kinds import KindRegistry
+from labelpilot.tasks.status import LEASED, TaskStatus, lost_lease_outcome, outcome_path
 from labelpilot.tasks.tables import Task
+from labelpilot.tasks.transitions import transition
 
 log = logging.getLogger(__name__)
-
-CODE_SUCCESS = "ModelArts.4996"
-CODE_SYSTEM_ERROR = "ModelArts.4999"
-CODE_TASK_FAILED = "ModelArts.4392"
 
 
 def reap_expired(db: Database, settings: Settings) -> int:
@@ -45,20 +33,21 @@ def reap_expired(db: Database, settings: Settings) -> int:
     count = 0
     with db.transaction() as s:
         expired = s.scalars(
-            select(Task)
-            .where(Task.status.in_((INITIALIZING, RUNNING, STOPPING)))
-            .where(Task.lease_expires_at < now)
+            select(Task).where(Task.status.in_(LEASED)).where(Task.lease_expires_at < now)
         ).all()
         for task in expired:
             count += 1
             lost = f"worker {task.worker_id} lost (lease expired)"
-            if task.status == STOPPING:
-                transition(s, task, STOPPED, message=f"task stopped; {lost}")
-            elif task.attempts < settings.max_attempts:
+            outcome = lost_lease_outcome(
+                TaskStatus(task.status), task.attempts, settings.max_attempts
+            )
+            if outcome == TaskStatus.STOPPED:
+                transition(s, task, outcome, message=f"task stopped; {lost}")
+            elif outcome == TaskStatus.QUEUING:
                 transition(
                     s,
                     task,
-                    QUEUING,
+                    outcome,
                     message=f"{lost}; requeued (attempt {task.attempts + 1} of "
                     f"{settings.max_attempts})",
                 )
@@ -66,10 +55,10 @@ def reap_expired(db: Database, settings: Settings) -> int:
                 transition(
                     s,
                     task,
-                    FAILED,
-                    code=CODE_TASK_FAILED,
+                    outcome,
+                    code=RunFailed.error_code,
                     message="task failed",
-                    error_code=CODE_SYSTEM_ERROR,
+                    error_code=TaskCrashed.error_code,
                     error_msg=f"{lost} after {task.attempts} attempt(s)",
                 )
     return count
@@ -92,6 +81,7 @@ class Worker:
         self.storage = storage or open_storage(settings.resolved_storage_root, settings)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.shutdown = threading.Event()
+        self.kinds = KindRegistry(settings)
 
     # -- queue ---------------------------------------------------------------------------
 
@@ -101,7 +91,7 @@ class Worker:
         with self.db.transaction() as s:
             candidates = s.scalars(
                 select(Task.id)
-                .where(Task.status == QUEUING, Task.worker_id.is_(None))
+                .where(Task.status == TaskStatus.QUEUING, Task.worker_id.is_(None))
                 .order_by(Task.create_time, Task.id)
                 .limit(5)
             ).all()
@@ -109,7 +99,11 @@ class Worker:
                 now = utcnow()
                 res = s.execute(
                     update(Task)
-                    .where(Task.id == task_id, Task.status == QUEUING, Task.worker_id.is_(None))
+                    .where(
+                        Task.id == task_id,
+                        Task.status == TaskStatus.QUEUING,
+                        Task.worker_id.is_(None),
+                    )
                     .values(
                         worker_id=self.worker_id,
                         lease_expires_at=now + lease,
@@ -121,7 +115,9 @@ class Worker:
                     task = s.get(Task, task_id)
                     assert task is not None
                     s.refresh(task)
-                    transition(s, task, INITIALIZING, message="task assigned to a worker")
+                    transition(
+                        s, task, TaskStatus.INITIALIZING, message="task assigned to a worker"
+                    )
                     return task_id
         return None
 
@@ -140,32 +136,33 @@ class Worker:
                         ctx.lost_flag.set()
                         return
                     status = s.scalar(select(Task.status).where(Task.id == ctx.task_id))
-                    if status == STOPPING:
+                    if status == TaskStatus.STOPPING:
                         ctx.stop_flag.set()
             except Exception:  # keep heartbeating through transient database errors
                 log.exception("heartbeat failed for task %s", ctx.task_id)
 
     # -- execution -----------------------------------------------------------------------
 
-    def _finish(self, task_id: str, status: int, **kwargs: Any) -> None:
+    def _finish(self, task_id: str, outcome: TaskStatus, **kwargs: Any) -> None:
+        """Record a run's outcome along the path the outcome rules give."""
         with self.db.transaction() as s:
             task = s.get(Task, task_id)
             if task is None or task.worker_id != self.worker_id:
                 return  # taken over by the reaper; nothing of ours to record
-            if status == SUCCEEDED and task.status == STOPPING:
-                status, kwargs = STOPPED, {"message": "task stopped"}
-            if status == STOPPED and task.status in (INITIALIZING, RUNNING):
-                transition(s, task, STOPPING, message="stop requested")
-            if task.status in (INITIALIZING,) and status == SUCCEEDED:
-                transition(s, task, RUNNING)
+            path = outcome_path(TaskStatus(task.status), outcome)
+            if outcome == TaskStatus.SUCCEEDED and path[-1] == TaskStatus.STOPPED:
+                kwargs = {"message": "task stopped"}  # stopped before it could succeed
             result = kwargs.pop("result", None)
             if result:
                 task.result = {**(task.result or {}), **result}
                 for field in ("model_id", "model_name", "model_version"):
                     if result.get(field):
                         setattr(task, field, result[field])
+            for step in path[:-1]:
+                message = "stop requested" if step == TaskStatus.STOPPING else None
+                transition(s, task, step, message=message)
             snapshot_counters(s, task)
-            transition(s, task, status, **kwargs)
+            transition(s, task, path[-1], **kwargs)
 
     def execute(self, task_id: str) -> None:
         """Run a claimed task to its end state."""
@@ -194,27 +191,27 @@ class Worker:
                 assert task is not None
                 if task.worker_id != self.worker_id:
                     raise TaskLost(task_id)
-                if task.status == STOPPING:
+                if task.status == TaskStatus.STOPPING:
                     raise TaskStopped(task_id)
-                transition(s, task, RUNNING, message=f"{task.task_type} task running")
-            runner = get_runner(ctx.task_type, self.settings)
-            result = runner.run(ctx)
-            kind = KINDS[ctx.task_type]
+                transition(s, task, TaskStatus.RUNNING, message=f"{task.task_type} task running")
+            runner = self.kinds.get(ctx.task_type)
+            # the config was checked at CreateTask; the worker reads it through the same type
+            result = runner.run(ctx, runner.parse_config(ctx.config, ctx.model_id))
             self._finish(
                 task_id,
-                SUCCEEDED,
-                code=CODE_SUCCESS,
-                message=kind.success_message,
+                TaskStatus.SUCCEEDED,
+                code=TaskCode.SUCCEEDED,
+                message=runner.success_message,
                 result=result or {},
             )
         except TaskStopped:
-            self._finish(task_id, STOPPED, message="task stopped")
+            self._finish(task_id, TaskStatus.STOPPED, message="task stopped")
         except TaskLost:
             log.warning("task %s was taken over; dropping it", task_id)
         except TaskFailed as exc:
             self._finish(
                 task_id,
-                FAILED,
+                TaskStatus.FAILED,
                 code=exc.code,
                 message="task failed",
                 error_code=exc.code,
@@ -224,10 +221,10 @@ class Worker:
             log.error("task %s crashed:\n%s", task_id, traceback.format_exc())
             self._finish(
                 task_id,
-                FAILED,
-                code=CODE_SYSTEM_ERROR,
+                TaskStatus.FAILED,
+                code=TaskCrashed.error_code,
                 message="task failed",
-                error_code=CODE_SYSTEM_ERROR,
+                error_code=TaskCrashed.error_code,
                 error_msg="internal error while running the task",
                 error_detail=f"{type(exc).__name__}: {exc}"[:2000],
             )

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelpilot.db import after_commit
-from labelpilot.errors import BadRequest, LabelPilotError, NotFound
+from labelpilot.errors import BadRequest, InvalidModel, ModelNotFound, ModelTooLarge
 from labelpilot.ids import now_ms, uuid_str
-from labelpilot.mlmodels.predictor import InvalidModel, Predictor, open_predictor
+from labelpilot.mlmodels.predictor import InvalidModel as ModelUnusable
+from labelpilot.mlmodels.predictor import Predictor, open_predictor
 from labelpilot.mlmodels.spec import ModelConfig
 from labelpilot.mlmodels.tables import Model, Service
 from labelpilot.storage import Storage
@@ -22,15 +23,6 @@ from labelpilot.storage import Storage
 MODEL_TYPES = ("ONNX", "HTTP")
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.json"
-
-
-class ModelNotFound(NotFound):
-    def __init__(self, model_id: str) -> None:
-        super().__init__(f"Model {model_id} does not exist")
-
-
-def invalid_model(msg: str) -> LabelPilotError:
-    return LabelPilotError(msg, error_code="ModelArts.4934", status_code=400)
 
 
 def parse_config(raw: Any, field: str = "model_config") -> ModelConfig:
@@ -68,15 +60,13 @@ def read_model_source(path: Path, max_bytes: int) -> tuple[bytes, dict[str, Any]
     else:
         config = None
     if path.suffix.lower() in (".pkl", ".pickle", ".pt", ".pth", ".joblib", ".h5", ".pb"):
-        raise invalid_model(
+        raise InvalidModel(
             f"'{path.name}': pickled or framework-specific model files are refused: export to ONNX"
         )
     size = path.stat().st_size
     if size > max_bytes:
-        raise LabelPilotError(
-            f"the model file is {size} bytes; the limit is {max_bytes} (max_model_bytes)",
-            error_code="ModelArts.4934",
-            status_code=413,
+        raise ModelTooLarge(
+            f"the model file is {size} bytes; the limit is {max_bytes} (max_model_bytes)"
         )
     return path.read_bytes(), config
 
@@ -96,15 +86,11 @@ def validate(
     if not model_bytes:
         raise BadRequest("an ONNX model needs source_location or model_file")
     if len(model_bytes) > max_bytes:
-        raise LabelPilotError(
-            f"the model file is {len(model_bytes)} bytes; the limit is {max_bytes}",
-            error_code="ModelArts.4934",
-            status_code=413,
-        )
+        raise ModelTooLarge(f"the model file is {len(model_bytes)} bytes; the limit is {max_bytes}")
     try:
         predictor = open_predictor("ONNX", config, model_bytes, threads=1)
-    except InvalidModel as exc:
-        raise invalid_model(f"invalid model: {exc}") from exc
+    except ModelUnusable as exc:
+        raise InvalidModel(f"invalid model: {exc}") from exc
     predictor.close()
 
 

@@ -1,1 +1,1 @@
-"""The task kinds' runners (registered in ``engine.runners.BUILTIN_RUNNERS``)."""
+"""The task kinds' runners (registered in ``tasks.kinds.BUILTIN_KINDS``)."""

@@ -15,23 +15,28 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelpilot.api import schemas as s
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
+from labelpilot.datasets.types import DatasetType, LabelType
 from labelpilot.engine.context import RunContext, TaskFailed
-from labelpilot.errors import BadRequest, LabelPilotError
-from labelpilot.features.images import feature_version, image_features, read_sample
-from labelpilot.runners.common import (
-    hard_example_outputs,
-    parse_scope,
-    unsupported_dataset,
-    write_samples,
+from labelpilot.errors import (
+    AutoLabelRunning,
+    BadRequest,
+    NoLabeledSamples,
+    NoTargetSamples,
+    TaskCode,
+    TooFewLabels,
 )
+from labelpilot.features.images import feature_version, image_features, read_sample
+from labelpilot.runners.common import hard_example_outputs, parse_scope, write_samples
 from labelpilot.samples.service import set_labels
+from labelpilot.samples.types import NewLabel
+from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 
-SUPPORTED_TYPES = (0, 100)  # image classification, text classification
+SUPPORTED_TYPES = (DatasetType.IMAGE_CLASSIFICATION, DatasetType.TEXT_CLASSIFICATION)
 MIN_PER_LABEL = 5
 MODEL_NAME = "labelpilot-active-learning"
 MODEL_VERSION = "0.2.0"  # 0.2: 224 px image features, class-balanced spreading
@@ -139,43 +144,58 @@ def network_sized(image: Any) -> Any:
     return image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
 
 
-class AutoLabelRunner:
-    task_type: ClassVar[str] = "auto-label"
+class AutoLabelConfig(TaskConfig):
+    algorithm_type: Literal["fast", "accurate"] | None = None
+    confidence_scope: str | None = None
+    # LabelPilot extension (unknown to ModelArts; off unless sent)
+    auto_accept_precision: float | None = Field(None, gt=0, lt=1)
 
-    def check(self, session: Session, dataset: Dataset, request: s.CreateTaskRequest) -> None:
-        if dataset.dataset_type not in SUPPORTED_TYPES:
-            raise unsupported_dataset(dataset, "active-learning auto labeling")
-        config = request.config or s.SmartTaskConfig()
-        if config.algorithm_type not in (None, "fast", "accurate"):
-            raise BadRequest(
-                f"config.algorithm_type '{config.algorithm_type}' is invalid: fast or accurate"
-            )
-        parse_scope(config.confidence_scope)
+    @field_validator("algorithm_type", mode="before")
+    @classmethod
+    def _algorithm(cls, value: Any) -> Any:
+        if value not in (None, "fast", "accurate"):
+            raise BadRequest(f"config.algorithm_type '{value}' is invalid: fast or accurate")
+        return value
+
+    @field_validator("confidence_scope")
+    @classmethod
+    def _scope(cls, value: str | None) -> str | None:
+        parse_scope(value)
+        return value
+
+
+class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
+    task_type: ClassVar[str] = "auto-label"
+    type_code: ClassVar[int] = 0
+    submit_code: ClassVar[str] = TaskCode.AUTO_LABEL_SUBMITTED
+    submit_message: ClassVar[str] = "Auto labeling task submitted."
+    success_message: ClassVar[str] = "task executed successfully."
+    running_error = AutoLabelRunning
+    running_message: ClassVar[str] = "An auto labeling task is already running on this dataset."
+    Config = AutoLabelConfig
+    dataset_types = SUPPORTED_TYPES
+    title: ClassVar[str] = "active-learning auto labeling"
+
+    def check(self, session: Session, dataset: Dataset, config: AutoLabelConfig) -> None:
         labeled, targets = load_items(session, dataset.id)
         if not labeled:
-            raise LabelPilotError("the dataset has no labeled samples", error_code="ModelArts.4405")
+            raise NoLabeledSamples("the dataset has no labeled samples")
         counts = Counter(i.label for i in labeled)
         enough = [name for name, n in counts.items() if n >= MIN_PER_LABEL]
         if len(enough) < 2:
             detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str))
-            raise LabelPilotError(
+            raise TooFewLabels(
                 f"auto labeling needs at least two labels with at least {MIN_PER_LABEL} labeled "
-                f"samples each (have {detail})",
-                error_code="ModelArts.4406",
+                f"samples each (have {detail})"
             )
         if not targets:
-            raise LabelPilotError(
-                "the dataset has no unlabeled samples left", error_code="ModelArts.4407"
-            )
+            raise NoTargetSamples("the dataset has no unlabeled samples left")
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
+    def run(self, ctx: RunContext, config: AutoLabelConfig) -> TaskResult:
         from labelpilot.algorithms.hard_examples import HardExampleMiner
 
-        cfg = ctx.config
-        algorithm: Literal["fast", "accurate"] = (
-            "accurate" if cfg.get("algorithm_type") == "accurate" else "fast"
-        )
-        scope = parse_scope(cfg.get("confidence_scope"))
+        algorithm: Literal["fast", "accurate"] = config.algorithm_type or "fast"
+        scope = parse_scope(config.confidence_scope)
         with ctx.db.read() as sess:
             labeled, targets = load_items(sess, ctx.dataset_id)
             dataset_type = sess.get(Dataset, ctx.dataset_id).dataset_type  # type: ignore[union-attr]
@@ -183,7 +203,7 @@ class AutoLabelRunner:
         # classes with too few examples cannot be learned; their samples stay out of training
         labeled = [i for i in labeled if counts[i.label] >= 2]
         if not targets:
-            raise TaskFailed("ModelArts.4407", "no unlabeled samples left")
+            raise TaskFailed(NoTargetSamples("no unlabeled samples left"))
         all_items = labeled + targets
         with ctx.step("features", f"{len(all_items)} samples"):
             X, stats = self._features(ctx, dataset_type, all_items, [i.label for i in labeled])
@@ -230,7 +250,7 @@ class AutoLabelRunner:
             "features": self._feature_info(ctx, dataset_type),
             "augmentation_checks": augmentation,
         }
-        target_precision = cfg.get("auto_accept_precision")
+        target_precision = config.auto_accept_precision
         if target_precision:
             accept, result["auto_accept"] = decide_auto_accept(
                 model, proba, float(target_precision), accept_method(dataset_type)
@@ -303,17 +323,19 @@ class AutoLabelRunner:
         hard: Any,
         accept: np.ndarray,
     ) -> None:
-        label_type = 0 if dataset_type == 0 else 100
+        label_type = (
+            LabelType.IMAGE_CLASSIFICATION
+            if dataset_type == DatasetType.IMAGE_CLASSIFICATION
+            else LabelType.TEXT_CLASSIFICATION
+        )
 
         def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
-            prop = s.SampleLabelProperty.model_validate(
-                {
-                    **hard.label_property(i),
-                    "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
-                    "@labelpilot:task_id": ctx.task_id,
-                }
-            )
-            label = s.SampleLabel(
+            prop = {
+                **hard.label_property(i),
+                "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
+                "@labelpilot:task_id": ctx.task_id,
+            }
+            label = NewLabel(
                 name=str(predicted[i]),
                 type=label_type,
                 score=round(float(scores[i]), 6),

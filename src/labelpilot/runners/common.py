@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Sample
-from labelpilot.errors import BadRequest, LabelPilotError
+from labelpilot.datasets.types import SampleType
+from labelpilot.errors import BadRequest
 
 if TYPE_CHECKING:
     from labelpilot.algorithms.hard_examples import HardExamples
@@ -19,26 +20,29 @@ if TYPE_CHECKING:
 
 WRITE_BATCH = 500
 
-IMAGE_DATASET_TYPES = (0, 1, 3)
-
-
-def unsupported_dataset(dataset: Dataset, what: str) -> LabelPilotError:
-    return LabelPilotError(
-        f"{what} is not supported for dataset type {dataset.dataset_type} yet",
-        error_code="ModelArts.4383",
-        status_code=501,
-    )
-
 
 def unlabeled_images(session: Session, dataset_id: str) -> list[tuple[str, str]]:
     """``(sample_id, source)`` of the dataset's unlabeled image samples, in a stable order."""
     rows = session.execute(
         select(Sample.id, Sample.source)
         .where(Sample.dataset_id == dataset_id, Sample.state == STATE_NONE)
-        .where(Sample.sample_type == 0)
+        .where(Sample.sample_type == SampleType.IMAGE)
         .order_by(Sample.sample_time, Sample.id)
     ).all()
     return [(r.id, r.source) for r in rows]
+
+
+def instance_count(inf_config_list: list[dict[str, Any]] | None, maximum: int) -> int:
+    """``inf_config_list[0].instance_count`` (default 1); 400 unless an integer 1..maximum."""
+    infs = inf_config_list or []
+    value = infs[0].get("instance_count") if infs and isinstance(infs[0], dict) else None
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise BadRequest(
+            f"config.inf_config_list[0].instance_count must be an integer from 1 to {maximum}"
+        )
+    return value
 
 
 def parse_scope(value: str | None) -> tuple[float, float] | None:
@@ -94,7 +98,7 @@ def hard_example_outputs(
 
     ``samples`` are ``(sample_id, source)`` in the order of ``hard``'s rows.
     """
-    from labelpilot.datasets.service import dataset_prefix
+    from labelpilot.storage.keys import hard_examples_key
 
     lines = [
         json.dumps(
@@ -107,7 +111,7 @@ def hard_example_outputs(
         )
         for i in np.flatnonzero(np.asarray(hard.hard)).tolist()
     ]
-    key = f"{dataset_prefix(ctx.dataset_id)}/annotation/hard-examples/{ctx.task_id}.manifest"
+    key = hard_examples_key(ctx.dataset_id, ctx.task_id)
     url = ctx.storage.put(key, ("\n".join(lines) + "\n").encode() if lines else b"")
     return {
         "hard_example_path": url,

@@ -37,21 +37,29 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from labelpilot.api import schemas as s
-from labelpilot.datasets.service import dataset_prefix
 from labelpilot.datasets.tables import STATE_ALL, Dataset, Sample
+from labelpilot.datasets.types import DatasetType
 from labelpilot.engine.context import RunContext, TaskFailed
-from labelpilot.errors import BadRequest, LabelPilotError
+from labelpilot.errors import (
+    AutoDeployRunning,
+    BadRequest,
+    DeployNeedsLabels,
+    DeployTooFewPerLabel,
+    RunFailed,
+    TaskCode,
+)
 from labelpilot.ids import short_id
-from labelpilot.runners.common import unsupported_dataset
+from labelpilot.runners.common import instance_count
+from labelpilot.storage.keys import versions_prefix
+from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 from labelpilot.tasks.tables import Task
 
-SUPPORTED_TYPES = (0, 100)  # image classification, text classification
+SUPPORTED_TYPES = (DatasetType.IMAGE_CLASSIFICATION, DatasetType.TEXT_CLASSIFICATION)
 MIN_PER_LABEL = 5
-CODE_FAILED = "ModelArts.4392"
 EXPORT_CHECK_IMAGES = 32
 
 
@@ -115,17 +123,6 @@ def parse_parameters(raw: list[dict[str, Any]] | None) -> Params:
     return Params(**values)
 
 
-def instance_count(config: dict[str, Any], max_instances: int) -> int:
-    items = config.get("inf_config_list") or []
-    n = items[0].get("instance_count") if items and isinstance(items[0], dict) else None
-    n = 1 if n is None else n
-    if not isinstance(n, int) or not 1 <= n <= max_instances:
-        raise BadRequest(
-            f"config.inf_config_list[0].instance_count must be between 1 and {max_instances}"
-        )
-    return n
-
-
 @dataclass
 class Item:
     sample_id: str
@@ -187,47 +184,65 @@ class Created:
     service_id: str | None = None
 
 
-class AutoDeployRunner:
+class AutoDeployConfig(TaskConfig):
+    parameters: list[dict[str, Any]] | None = None
+    inf_config_list: list[dict[str, Any]] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        parse_parameters(value)
+        return value
+
+    @property
+    def params(self) -> Params:
+        return parse_parameters(self.parameters)
+
+
+class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
     task_type: ClassVar[str] = "auto-deploy"
+    type_code: ClassVar[int] = 8  # the default; LABELPILOT_AUTO_DEPLOY_TYPE sets it
+    submit_code: ClassVar[str] = TaskCode.AUTO_DEPLOY_SUBMITTED
+    submit_message: ClassVar[str] = "Auto deploy task submitted."
+    success_message: ClassVar[str] = "auto deploy task executed successfully."
+    running_error = AutoDeployRunning
+    running_message: ClassVar[str] = "An auto deploy task is already running on this dataset."
+    Config = AutoDeployConfig
+    unique_names: ClassVar[bool] = True
+    dataset_types = SUPPORTED_TYPES
+    title: ClassVar[str] = "auto-deploy"
+
+    @property
+    def type(self) -> int:
+        """ModelArts does not document auto-deploy's ``type``; the setting decides."""
+        return self.settings.auto_deploy_type
 
     # -- request time (no ML) ---------------------------------------------------------------
 
-    def check(self, session: Session, dataset: Dataset, request: s.CreateTaskRequest) -> None:
-        if dataset.dataset_type not in SUPPORTED_TYPES:
-            raise unsupported_dataset(dataset, "auto-deploy")
-        config = request.config or s.SmartTaskConfig()
-        raw = config.model_dump(mode="json", exclude_none=True)
-        parse_parameters(raw.get("parameters"))
-        from labelpilot.config import get_settings
-
-        instance_count(raw, get_settings().service_max_instances)
+    def check(self, session: Session, dataset: Dataset, config: AutoDeployConfig) -> None:
+        instance_count(config.inf_config_list, self.settings.service_max_instances)
         items = labeled_items(session, dataset.id)
         if not items:
-            raise LabelPilotError(
-                "auto-deploy needs labeled samples: the dataset has none",
-                error_code="ModelArts.4426",
-            )
+            raise DeployNeedsLabels("auto-deploy needs labeled samples: the dataset has none")
         counts = Counter(i.label for i in items)
         if len(counts) < 2:
-            raise LabelPilotError(
+            raise DeployNeedsLabels(
                 f"auto-deploy needs at least two labels with labeled samples (only "
-                f"'{next(iter(counts))}' has some)",
-                error_code="ModelArts.4426",
+                f"'{next(iter(counts))}' has some)"
             )
         few = sorted((name, n) for name, n in counts.items() if n < MIN_PER_LABEL)
         if few:
             detail = ", ".join(f"{name}: {n}" for name, n in few)
-            raise LabelPilotError(
+            raise DeployTooFewPerLabel(
                 f"auto-deploy needs at least {MIN_PER_LABEL} labeled samples per label "
-                f"(too few: {detail})",
-                error_code="ModelArts.4427",
+                f"(too few: {detail})"
             )
 
     # -- worker -----------------------------------------------------------------------------
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
-        params = parse_parameters(ctx.config.get("parameters"))
-        instances = instance_count(ctx.config, ctx.settings.service_max_instances)
+    def run(self, ctx: RunContext, config: AutoDeployConfig) -> TaskResult:
+        params = config.params
+        instances = instance_count(config.inf_config_list, ctx.settings.service_max_instances)
         created = Created()
         try:
             return self._run(ctx, params, instances, created)
@@ -247,8 +262,10 @@ class AutoDeployRunner:
         counts = Counter(i.label for i in items)
         if len(counts) < 2 or min(counts.values()) < MIN_PER_LABEL:
             raise TaskFailed(
-                "ModelArts.4427",
-                f"auto-deploy needs at least two labels with {MIN_PER_LABEL} labeled samples each",
+                DeployTooFewPerLabel(
+                    f"auto-deploy needs at least two labels with {MIN_PER_LABEL} labeled samples "
+                    "each"
+                )
             )
         result: dict[str, Any] = {
             "dataset_name": dataset_name,
@@ -281,10 +298,10 @@ class AutoDeployRunner:
         ctx.check_stop()
         model_name = model_name_for(dataset_name)
         with ctx.step("register", f"model {model_name}"):
-            self._code(ctx, "ModelArts.4910", "Model import submitted.")
+            self._code(ctx, TaskCode.MODEL_IMPORT_SUBMITTED, "Model import submitted.")
             model = self._register(ctx, trained, evaluation["metrics"], model_name, created)
             result.update(model)
-            self._code(ctx, "ModelArts.4912", "Model import executed.")
+            self._code(ctx, TaskCode.MODEL_IMPORTED, "Model import executed.")
             ctx.progress(85.0)
 
         ctx.check_stop()
@@ -305,7 +322,7 @@ class AutoDeployRunner:
         dataset_type: int,
         created: Created,
     ) -> dict[str, Any]:
-        prefix = f"{dataset_prefix(ctx.dataset_id)}/versions/"
+        prefix = versions_prefix(ctx.dataset_id)
         existing = sum(1 for k in ctx.storage.list(prefix) if k.endswith(".manifest"))
         version_name = f"V{existing + 1:03d}"
         version_id = short_id()
@@ -391,7 +408,7 @@ class AutoDeployRunner:
             embeddings = np.asarray(embedder.embed_minilm(texts), dtype=np.float32)
             ctx.progress(50.0)
         elif wanted == "minilm":
-            raise TaskFailed(CODE_FAILED, "text_features=minilm: the MiniLM encoder is missing")
+            raise TaskFailed(RunFailed("text_features=minilm: the MiniLM encoder is missing"))
         ctx.check_stop()
         folds = min(5, int(min(Counter(y_train.tolist()).values())))
         if wanted == "auto" and embeddings is not None and folds >= 2:
@@ -540,12 +557,13 @@ class AutoDeployRunner:
             if status == "running" and url:
                 break
             if status == "failed":
-                raise TaskFailed(CODE_FAILED, f"the service could not start: {tip}"[:1000])
+                raise TaskFailed(RunFailed(f"the service could not start: {tip}"[:1000]))
             if time.monotonic() > deadline:
                 raise TaskFailed(
-                    CODE_FAILED,
-                    f"the service did not start within {limit:.0f} s; is a LabelPilot server "
-                    "(which supervises services) running on this database?",
+                    RunFailed(
+                        f"the service did not start within {limit:.0f} s; is a LabelPilot server "
+                        "(which supervises services) running on this database?"
+                    )
                 )
             time.sleep(0.3)
         ctx.progress(95.0)

@@ -16,58 +16,78 @@ import json
 from collections import Counter
 from typing import Any, ClassVar
 
+from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelpilot.api.schemas import CreateTaskRequest
-from labelpilot.datasets.service import dataset_prefix
 from labelpilot.datasets.tables import Dataset, Sample
+from labelpilot.datasets.types import IMAGE_DATASET_TYPES
 from labelpilot.engine.context import RunContext, TaskFailed
-from labelpilot.errors import BadRequest
+from labelpilot.errors import BadRequest, GroupingRunning, TaskCode, TooManyClusters
 from labelpilot.features.images import image_features
-from labelpilot.runners.common import IMAGE_DATASET_TYPES, unlabeled_images, unsupported_dataset
+from labelpilot.runners.common import unlabeled_images
+from labelpilot.storage.keys import task_output_key
+from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 
 DEFAULT_PROPERTY = "group"
 MIN_CLUSTERS, MAX_CLUSTERS = 2, 200
 
 
-class GroupingRunner:
-    task_type: ClassVar[str] = "auto-grouping"
+class GroupingConfig(TaskConfig):
+    n_clusters: int | None = None
+    result_type: int = 1
+    property: str | None = None
+    ambiguity: bool = False
+    image_brightness: bool = False
+    image_colorfulness: bool = False
 
-    def check(self, session: Session, dataset: Dataset, request: CreateTaskRequest) -> None:
-        if dataset.dataset_type not in IMAGE_DATASET_TYPES:
-            raise unsupported_dataset(dataset, "auto grouping")
-        config = request.config
-        n = config.n_clusters if config else None
+    @model_validator(mode="after")
+    def _ranges(self) -> GroupingConfig:
+        n = self.n_clusters
         if n is None:
             raise BadRequest("config.n_clusters is required (2-200)")
         if not MIN_CLUSTERS <= n <= MAX_CLUSTERS:
             raise BadRequest(f"config.n_clusters must be between 2 and 200, got {n}")
-        result_type = config.result_type if config and config.result_type is not None else 1
-        if result_type not in (0, 1):
+        if self.result_type not in (0, 1):
             raise BadRequest("config.result_type must be 0 (storage) or 1 (samples)")
+        return self
+
+
+class GroupingRunner(TaskRunner[GroupingConfig]):
+    task_type: ClassVar[str] = "auto-grouping"
+    type_code: ClassVar[int] = 7
+    submit_code: ClassVar[str] = TaskCode.GROUPING_SUBMITTED
+    submit_message: ClassVar[str] = "Auto grouping task submitted."
+    success_message: ClassVar[str] = "auto grouping task executed successfully."
+    running_error = GroupingRunning
+    running_message: ClassVar[str] = "An auto grouping task is already running on this dataset."
+    Config = GroupingConfig
+    dataset_types = IMAGE_DATASET_TYPES
+    title: ClassVar[str] = "auto grouping"
+
+    def check(self, session: Session, dataset: Dataset, config: GroupingConfig) -> None:
+        n = config.n_clusters
         images = len(unlabeled_images(session, dataset.id))
-        if n >= images:
-            raise BadRequest(
+        if n is not None and n >= images:
+            raise TooManyClusters(
                 f"config.n_clusters ({n}) must be smaller than the number of unlabeled "
-                f"images ({images})",
-                error_code="ModelArts.4622",
+                f"images ({images})"
             )
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
+    def run(self, ctx: RunContext, config: GroupingConfig) -> TaskResult:
         from labelpilot.algorithms.grouping import ImageGrouper
 
-        cfg = ctx.config
-        n_clusters = int(cfg["n_clusters"])
-        result_type = int(cfg.get("result_type", 1))
-        prop = cfg.get("property") or DEFAULT_PROPERTY
+        n_clusters = int(config.n_clusters or 0)
+        result_type = config.result_type
+        prop = config.property or DEFAULT_PROPERTY
         with ctx.db.read() as s:
             samples = unlabeled_images(s, ctx.dataset_id)
         if n_clusters >= len(samples):
             raise TaskFailed(
-                "ModelArts.4622",
-                f"n_clusters ({n_clusters}) must be smaller than the unlabeled images "
-                f"({len(samples)})",
+                TooManyClusters(
+                    f"n_clusters ({n_clusters}) must be smaller than the unlabeled images "
+                    f"({len(samples)})"
+                )
             )
         with ctx.step("features", f"embeddings and statistics of {len(samples)} images"):
             embeddings, stats = image_features(ctx, samples, progress_to=85.0)
@@ -75,9 +95,9 @@ class GroupingRunner:
         with ctx.step("clustering", f"{n_clusters} groups"):
             grouper = ImageGrouper(
                 n_clusters,
-                use_sharpness=bool(cfg.get("ambiguity")),
-                use_brightness=bool(cfg.get("image_brightness")),
-                use_colorfulness=bool(cfg.get("image_colorfulness")),
+                use_sharpness=config.ambiguity,
+                use_brightness=config.image_brightness,
+                use_colorfulness=config.image_colorfulness,
                 random_state=0,
             )
             groups = grouper.fit_predict(embeddings, stats)
@@ -96,9 +116,8 @@ class GroupingRunner:
                     json.dumps({"source": src, "sample_id": sid, "group": int(g)})
                     for (sid, src), g in zip(samples, groups, strict=True)
                 ]
-                key = (
-                    f"{dataset_prefix(ctx.dataset_id)}/annotation/auto-grouping/"
-                    f"{ctx.task_id}/groups.manifest"
+                key = task_output_key(
+                    ctx.dataset_id, "auto-grouping", ctx.task_id, "groups.manifest"
                 )
                 result["manifest_path"] = ctx.storage.put(key, ("\n".join(lines) + "\n").encode())
         return result

@@ -22,20 +22,37 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import field_validator, model_validator
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
-from labelpilot.api import schemas as s
 from labelpilot.datasets.tables import STATE_AUTO, STATE_NONE, Dataset, Sample
+from labelpilot.datasets.types import DatasetType, LabelType, SampleType
 from labelpilot.engine.context import RunContext, TaskFailed
-from labelpilot.errors import BadRequest, LabelPilotError
+from labelpilot.errors import (
+    BadRequest,
+    InferenceFailed,
+    InvalidModel,
+    ModelDoesNotFitDataset,
+    NoTargetSamples,
+    PreLabelRunning,
+    TaskCode,
+)
 from labelpilot.features.images import read_sample
-from labelpilot.mlmodels.predictor import InvalidModel, Prediction, Predictor
+from labelpilot.mlmodels.predictor import InvalidModel as ModelUnusable
+from labelpilot.mlmodels.predictor import Prediction, Predictor
 from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
 from labelpilot.mlmodels.tables import Model
-from labelpilot.runners.common import hard_example_outputs, parse_scope, write_samples
+from labelpilot.runners.common import (
+    hard_example_outputs,
+    instance_count,
+    parse_scope,
+    write_samples,
+)
 from labelpilot.samples.service import set_labels
+from labelpilot.samples.types import NewLabel
+from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 from labelpilot.tasks.tables import Task
 
 BATCH = 32
@@ -50,50 +67,59 @@ class Target:
     source: str
 
 
-def model_id_of(model_id: str | None, config: dict[str, Any]) -> str | None:
-    """The model to run: ``model_id``, ``config.model_id`` or the first inf_config's."""
-    if model_id:
-        return model_id
-    if config.get("model_id"):
-        return str(config["model_id"])
-    for inf in config.get("inf_config_list") or []:
-        if isinstance(inf, dict) and inf.get("model_id"):
-            return str(inf["model_id"])
-    return None
+class PreLabelConfig(TaskConfig):
+    """``model_id`` is the task's (request or config), else the first inf_config's."""
 
+    model_id: str | None = None
+    inf_config_list: list[dict[str, Any]] | None = None
+    unknown_labels: str = "create"
+    confidence_scope: str | None = None
+    samples: Any = None
 
-def instance_count_of(config: dict[str, Any]) -> int:
-    infs = config.get("inf_config_list") or []
-    value = infs[0].get("instance_count") if infs and isinstance(infs[0], dict) else None
-    if value is None:
-        return 1
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INSTANCES:
-        raise BadRequest(
-            f"config.inf_config_list[0].instance_count must be an integer from 1 to {MAX_INSTANCES}"
+    @model_validator(mode="after")
+    def _values(self) -> PreLabelConfig:
+        _ = self.instance_count  # raises on a bad value
+        if self.unknown_labels not in ("create", "skip"):
+            raise BadRequest("config.unknown_labels must be 'create' or 'skip'")
+        parse_scope(self.confidence_scope)
+        _ = self.sample_ids
+        return self
+
+    @field_validator("inf_config_list", mode="before")
+    @classmethod
+    def _objects(cls, value: Any) -> Any:
+        return (
+            [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else value
         )
-    return value
 
-
-def unknown_policy(config: dict[str, Any]) -> str:
-    value = config.get("unknown_labels", "create")
-    if value not in ("create", "skip"):
-        raise BadRequest("config.unknown_labels must be 'create' or 'skip'")
-    return str(value)
-
-
-def sample_ids_of(config: dict[str, Any]) -> list[str] | None:
-    raw = config.get("samples")
-    if raw is None:
+    @property
+    def model(self) -> str | None:
+        """The model to run: ``model_id`` or the first inf_config's."""
+        if self.model_id:
+            return self.model_id
+        for inf in self.inf_config_list or []:
+            if inf.get("model_id"):
+                return str(inf["model_id"])
         return None
-    if not isinstance(raw, list) or not raw:
-        raise BadRequest("config.samples must be a non-empty list of sample ids")
-    ids = []
-    for i, item in enumerate(raw):
-        sid = item.get("sample_id") if isinstance(item, dict) else item
-        if not isinstance(sid, str) or not sid:
-            raise BadRequest(f"config.samples[{i}] must be a sample id")
-        ids.append(sid)
-    return ids
+
+    @property
+    def instance_count(self) -> int:
+        return instance_count(self.inf_config_list, MAX_INSTANCES)
+
+    @property
+    def sample_ids(self) -> list[str] | None:
+        raw = self.samples
+        if raw is None:
+            return None
+        if not isinstance(raw, list) or not raw:
+            raise BadRequest("config.samples must be a non-empty list of sample ids")
+        ids = []
+        for i, item in enumerate(raw):
+            sid = item.get("sample_id") if isinstance(item, dict) else item
+            if not isinstance(sid, str) or not sid:
+                raise BadRequest(f"config.samples[{i}] must be a sample id")
+            ids.append(sid)
+        return ids
 
 
 def _targets_query(dataset_id: str, sample_type: int, ids: list[str] | None) -> Select[str, str]:
@@ -112,66 +138,60 @@ def load_targets(
     return [Target(r.id, r.source) for r in session.execute(q)]
 
 
-def _sample_type(dataset_type: int) -> int:
-    return 1 if dataset_type == 100 else 0
+def _sample_type(dataset_type: int) -> SampleType:
+    return SampleType.TEXT if dataset_type == DatasetType.TEXT_CLASSIFICATION else SampleType.IMAGE
 
 
-def _model_error(msg: str) -> LabelPilotError:
-    return LabelPilotError(msg, error_code="ModelArts.4934", status_code=400)
-
-
-class PreLabelRunner:
+class PreLabelRunner(TaskRunner[PreLabelConfig]):
     task_type: ClassVar[str] = "pre-label"
+    type_code: ClassVar[int] = 1
+    submit_code: ClassVar[str] = TaskCode.PRE_LABEL_SUBMITTED
+    submit_message: ClassVar[str] = "Auto inference task submitted."
+    success_message: ClassVar[str] = "prelabel task execute successfully."
+    running_error = PreLabelRunning
+    running_message: ClassVar[str] = "A pre-label task is already running on this dataset."
+    Config = PreLabelConfig
 
-    def check(self, session: Session, dataset: Dataset, request: s.CreateTaskRequest) -> None:
-        config = (request.config or s.SmartTaskConfig()).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
-        model_id = model_id_of(request.model_id, config)
+    def check(self, session: Session, dataset: Dataset, config: PreLabelConfig) -> None:
+        model_id = config.model
         if not model_id:
             raise BadRequest("model_id is required for a pre-label task")
         model = session.get(Model, model_id)
         if model is None or model.project_id != dataset.project_id:
-            raise _model_error(f"model_id '{model_id}' does not exist")
+            raise InvalidModel(f"model_id '{model_id}' does not exist")
         if model.model_status != "published":
-            raise _model_error(f"model {model_id} is {model.model_status}, not published")
+            raise InvalidModel(f"model {model_id} is {model.model_status}, not published")
         allowed = TASK_DATASET_TYPES.get(model.task, ())
         if dataset.dataset_type not in allowed:
             kind = DATASET_TASK_NAMES.get(dataset.dataset_type, f"type {dataset.dataset_type}")
-            raise LabelPilotError(
+            raise ModelDoesNotFitDataset(
                 f"model {model.model_name} {model.model_version} is a {model.task} model; "
-                f"the dataset is {kind}",
-                error_code="ModelArts.4399",
+                f"the dataset is {kind}"
             )
-        instance_count_of(config)
-        unknown_policy(config)
-        parse_scope(config.get("confidence_scope"))
-        ids = sample_ids_of(config)
+        ids = config.sample_ids
         query = _targets_query(dataset.id, _sample_type(dataset.dataset_type), ids)
         if session.execute(query.limit(1)).first() is None:
-            raise LabelPilotError(
+            raise NoTargetSamples(
                 "the given samples do not exist in the dataset"
                 if ids
-                else "the dataset has no unlabeled or unconfirmed samples",
-                error_code="ModelArts.4407",
+                else "the dataset has no unlabeled or unconfirmed samples"
             )
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
+    def run(self, ctx: RunContext, config: PreLabelConfig) -> TaskResult:
         from labelpilot.mlmodels.service import load_predictor
 
-        cfg = ctx.config
-        model_id = model_id_of(ctx.model_id, cfg)
-        n_instances = instance_count_of(cfg)
-        policy = unknown_policy(cfg)
-        scope = parse_scope(cfg.get("confidence_scope"))
+        model_id = config.model
+        n_instances = config.instance_count
+        policy = config.unknown_labels
+        scope = parse_scope(config.confidence_scope)
         with ctx.db.read() as sess:
             ds = sess.get(Dataset, ctx.dataset_id)
             model = sess.get(Model, model_id) if model_id else None
             if ds is None or model is None:
-                raise TaskFailed("ModelArts.4934", f"model {model_id} no longer exists")
+                raise TaskFailed(InvalidModel(f"model {model_id} no longer exists"))
             dataset_type = ds.dataset_type
             targets = load_targets(
-                sess, ctx.dataset_id, _sample_type(dataset_type), sample_ids_of(cfg)
+                sess, ctx.dataset_id, _sample_type(dataset_type), config.sample_ids
             )
             known = {lb.name for lb in ds.labels}
             sess.expunge(model)
@@ -192,15 +212,17 @@ class PreLabelRunner:
                 predictors = [
                     load_predictor(ctx.storage, model, threads) for _ in range(n_instances)
                 ]
-            except InvalidModel as exc:
-                raise TaskFailed("ModelArts.4934", f"invalid model: {exc}") from exc
+            except ModelUnusable as exc:
+                raise TaskFailed(InvalidModel(f"invalid model: {exc}")) from exc
             ctx.progress(5.0)
         hard = None
         try:
             with ctx.step(
                 "inference", f"{len(targets)} samples, {n_instances} instance(s) in parallel"
             ):
-                preds = self._infer(ctx, predictors, targets, dataset_type == 100)
+                preds = self._infer(
+                    ctx, predictors, targets, dataset_type == DatasetType.TEXT_CLASSIFICATION
+                )
             if ctx.collect_key_sample:
                 with ctx.step("hard examples", "low confidence; augmentations for image classes"):
                     hard = self._hard(ctx, predictors[0], model, targets, preds, scope)
@@ -252,12 +274,12 @@ class PreLabelRunner:
                 for k, fut in futures.items():
                     try:
                         out[k] = fut.result()
-                    except InvalidModel as exc:
-                        raise TaskFailed("ModelArts.4934", f"invalid model: {exc}") from exc
+                    except ModelUnusable as exc:
+                        raise TaskFailed(InvalidModel(f"invalid model: {exc}")) from exc
                     except ConnectionError as exc:
-                        raise TaskFailed("ModelArts.4953", str(exc)) from exc
+                        raise TaskFailed(InferenceFailed(str(exc))) from exc
                     except ValueError as exc:  # an undecodable sample
-                        raise TaskFailed("ModelArts.4953", f"inference failed: {exc}") from exc
+                        raise TaskFailed(InferenceFailed(f"inference failed: {exc}")) from exc
                     done += len(chunks[k])
                 ctx.progress(5.0 + 85.0 * done / max(len(targets), 1))
         return [p for chunk in out for p in (chunk or [])]
@@ -328,7 +350,10 @@ class PreLabelRunner:
         policy: str,
     ) -> tuple[Counter[str], Counter[str], int]:
         detection = model.task == "object_detection"
-        label_type = {"image_classification": 0, "object_detection": 1}.get(model.task, 100)
+        label_type = {
+            "image_classification": LabelType.IMAGE_CLASSIFICATION,
+            "object_detection": LabelType.OBJECT_DETECTION,
+        }.get(model.task, LabelType.TEXT_CLASSIFICATION)
         tag = f"{model.model_name}:{model.model_version}"
         counts: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
@@ -341,24 +366,23 @@ class PreLabelRunner:
                 if lb.name not in known and policy == "skip":
                     skipped[lb.name] += 1
                     continue
-                prop: dict[str, Any] = {
-                    "@labelpilot:model": tag,
-                    "@labelpilot:model_id": model.id,
-                    "@labelpilot:task_id": ctx.task_id,
-                }
+                prop: dict[str, Any] = {}  # attribute keys first, as ModelArts orders them
                 if detection and lb.bbox is not None:
                     x1, y1, x2, y2 = (round(v, 2) for v in lb.bbox)
                     prop["@modelarts:shape"] = "bndbox"
                     prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
                 if hard is not None:
                     prop.update(hard.label_property(i))
+                prop["@labelpilot:model"] = tag
+                prop["@labelpilot:model_id"] = model.id
+                prop["@labelpilot:task_id"] = ctx.task_id
                 labels.append(
-                    s.SampleLabel(
+                    NewLabel(
                         name=lb.name,
                         type=label_type,
                         score=round(float(np.clip(lb.score, 0, 1)), 6),
                         annotated_by="auto",
-                        property=s.SampleLabelProperty.model_validate(prop),
+                        property=prop,
                     )
                 )
                 counts[lb.name] += 1

@@ -21,8 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelpilot.db import Base
+from labelpilot.tasks.status import active_sql
 
-ACTIVE_SQL = "status IN (-1, 0, 1, 4)"
+ACTIVE_SQL = active_sql()
 
 
 class Task(Base):

@@ -1,7 +1,7 @@
-"""Task statuses and the one function that changes them.
+"""The one function that changes a task's status, and the events that record each change.
 
-Every change is checked against ``ALLOWED`` and appended to the task's events as a level-0 event;
-runner steps are recorded as sub-events of the ``running`` event.
+Every change is checked against ``status.ALLOWED`` and appended to the task's events as a level-0
+event; runner steps are recorded as sub-events of the ``running`` event.
 """
 
 from __future__ import annotations
@@ -12,45 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelpilot.ids import now_ms, utcnow
+from labelpilot.tasks.status import EVENT_STATUS, TERMINAL, TaskStatus, allowed
 from labelpilot.tasks.tables import Task, TaskEvent
-
-QUEUING, INITIALIZING, RUNNING, FAILED, SUCCEEDED, STOPPING, STOPPED = -1, 0, 1, 2, 3, 4, 5
-ACTIVE = (QUEUING, INITIALIZING, RUNNING, STOPPING)
-RUNNING_LIKE = (QUEUING, INITIALIZING, RUNNING)
-FINISHED = (FAILED, SUCCEEDED, STOPPED)
-
-STATUS_NAMES = {
-    QUEUING: "queuing",
-    INITIALIZING: "initializing",
-    RUNNING: "running",
-    FAILED: "failed",
-    SUCCEEDED: "succeeded",
-    STOPPING: "stopping",
-    STOPPED: "stopped",
-}
-
-# status -> statuses it may move to. RUNNING/INITIALIZING -> QUEUING is the retry of a task
-# whose worker was lost.
-ALLOWED: dict[int, frozenset[int]] = {
-    QUEUING: frozenset({INITIALIZING, STOPPING, FAILED}),
-    INITIALIZING: frozenset({RUNNING, FAILED, STOPPING, QUEUING}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, STOPPING, QUEUING}),
-    STOPPING: frozenset({STOPPED, FAILED}),
-    FAILED: frozenset(),
-    SUCCEEDED: frozenset(),
-    STOPPED: frozenset(),
-}
-
-# Event status of a level-0 event while its task is in a status, and once the task left it.
-_EVENT_STATUS = {
-    QUEUING: "waiting",
-    INITIALIZING: "running",
-    RUNNING: "running",
-    STOPPING: "running",
-    FAILED: "failed",
-    SUCCEEDED: "success",
-    STOPPED: "success",
-}
 
 
 class TransitionError(RuntimeError):
@@ -77,10 +40,14 @@ def next_ordinal(session: Session, task_id: str) -> int:
     return (current or 0) + 1
 
 
+def _status_of(task: Task) -> TaskStatus | None:
+    return None if task.status is None else TaskStatus(task.status)
+
+
 def transition(
     session: Session,
     task: Task,
-    new_status: int,
+    new_status: TaskStatus,
     *,
     code: str | None = None,
     message: str | None = None,
@@ -89,18 +56,29 @@ def transition(
     error_detail: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Move ``task`` to ``new_status`` (checked) and append the event that records it."""
-    old = task.status
-    if new_status not in ALLOWED.get(old, frozenset()):
+    """Move ``task`` to ``new_status`` (checked) and append the event that records it.
+
+    A task not created yet (``status`` None) may only enter ``queuing``: its row and its first
+    event are flushed together.
+    """
+    old = _status_of(task)
+    new_status = TaskStatus(new_status)
+    if not allowed(old, new_status):
         raise TransitionError(
-            f"task {task.id}: {STATUS_NAMES.get(old, old)} -> "
-            f"{STATUS_NAMES.get(new_status, new_status)} is not allowed"
+            f"task {task.id}: {old.label if old is not None else 'new'} -> "
+            f"{new_status.label} is not allowed"
         )
     now = now or utcnow()
     at = now_ms()
-    finished = new_status in FINISHED
-    # The previous level-0 event ends; it ends "failed" only if the task failed.
-    _close_open_events(session, task.id, "failed" if new_status == FAILED else "success", at)
+    finished = new_status in TERMINAL
+    if old is None:
+        ordinal = 1
+    else:
+        # The previous level-0 event ends; it ends "failed" only if the task failed.
+        _close_open_events(
+            session, task.id, "failed" if new_status == TaskStatus.FAILED else "success", at
+        )
+        ordinal = next_ordinal(session, task.id)
     task.status = new_status
     task.updated_at = now
     if code is not None:
@@ -113,29 +91,32 @@ def transition(
         task.error_msg = error_msg
     if error_detail is not None:
         task.error_detail = error_detail
-    if new_status == INITIALIZING and task.started_at is None:
+    if new_status == TaskStatus.INITIALIZING and task.started_at is None:
         task.started_at = now
-    if new_status == QUEUING:
+    if new_status == TaskStatus.QUEUING:
         task.worker_id = None
         task.lease_expires_at = None
     if finished:
         task.finished_at = now
         task.worker_id = None
         task.lease_expires_at = None
-        if new_status == SUCCEEDED:
+        if new_status == TaskStatus.SUCCEEDED:
             task.progress = 100.0
     description = message or ""
     if error_msg:
         description = error_msg
+    if old is None:
+        session.add(task)
+        session.flush()  # the row first: the database's one-active-task index judges it here
     session.add(
         TaskEvent(
             task_id=task.id,
             parent_id=None,
-            ordinal=next_ordinal(session, task.id),
+            ordinal=ordinal,
             level=0,
-            name=STATUS_NAMES[new_status],
+            name=new_status.label,
             description=description,
-            status=_EVENT_STATUS[new_status],
+            status=EVENT_STATUS[new_status],
             create_time=at,
             end_time=at if finished else None,
             error_code=error_code,

@@ -1,0 +1,1 @@
+"""ModelArts response shapes built from rows and domain results (the only place they are made)."""

@@ -1,0 +1,37 @@
+"""Thumbnails of image samples, made once and cached in storage."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from labelpilot.datasets.tables import Sample
+from labelpilot.datasets.types import SampleType
+from labelpilot.errors import BadRequest, SampleNotFound
+from labelpilot.storage import Storage
+from labelpilot.storage.keys import thumbnail_key
+
+
+def thumbnail(storage: Storage, sample: Sample, size: int) -> bytes:
+    """A JPEG of at most ``size`` pixels a side, cached under the dataset's storage prefix."""
+    if sample.sample_type != SampleType.IMAGE:
+        raise BadRequest(f"sample {sample.id} is not an image; thumbnails exist for images only")
+    key = thumbnail_key(sample.dataset_id, sample.id, size)
+    if storage.exists(key):
+        return storage.get(key)
+    src = storage.key_of(sample.source)
+    if src is None or not storage.exists(src):
+        raise SampleNotFound(sample.id)
+    with Image.open(io.BytesIO(storage.get(src))) as opened:
+        im: Image.Image = opened
+        im.thumbnail((size, size))
+        if im.mode != "RGB":
+            rgba = im.convert("RGBA")
+            im = Image.new("RGB", rgba.size, (255, 255, 255))
+            im.paste(rgba, mask=rgba.getchannel("A"))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=85)
+    data = buf.getvalue()
+    storage.put(key, data)
+    return data
