@@ -26,7 +26,7 @@ def test_docs_list_the_catalogue() -> None:
 
 def test_a_changed_code_is_caught() -> None:
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    assert _documented(text.replace("`ModelArts.4612`", "`ModelArts.4613`", 1)) != _catalogue()
+    assert _documented(text.replace("| `ModelArts.4612` |", "| `ModelArts.4613` |")) != _catalogue()
 
 
 def test_codes_live_in_the_catalogue_only() -> None:
