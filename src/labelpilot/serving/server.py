@@ -38,7 +38,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from labelpilot.config import Settings
+from labelpilot.config import ServiceProcessSettings, Settings, export_service_process
 from labelpilot.db import Database
 from labelpilot.mlmodels.predictor import InvalidModel, Predictor, decode_image_b64
 from labelpilot.mlmodels.service import load_predictor
@@ -47,8 +47,6 @@ from labelpilot.storage import open_storage
 
 log = logging.getLogger("labelpilot.serving")
 
-ENV_SERVICE_ID = "LABELPILOT_SERVICE_ID"
-ENV_THREADS = "LABELPILOT_SERVICE_THREADS"
 MAX_INSTANCES_PER_REQUEST = 256
 MAX_BODY_BYTES = 12 * 1024 * 1024
 
@@ -193,10 +191,10 @@ def load_service(settings: Settings, service_id: str, threads: int) -> tuple[str
 
 
 def create_service_app() -> FastAPI:
-    """uvicorn factory: the service named by ``LABELPILOT_SERVICE_ID``."""
-    service_id = os.environ[ENV_SERVICE_ID]
-    threads = int(os.environ.get(ENV_THREADS, "1"))
-    model_id, predictor = load_service(Settings(), service_id, threads)
+    """uvicorn factory: the service ``main`` named with ``config.export_service_process``."""
+    settings = Settings()
+    service_id = ServiceProcessSettings().service_id
+    model_id, predictor = load_service(settings, service_id, settings.service_threads)
     return build_app(service_id, model_id, predictor)
 
 
@@ -212,8 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    os.environ[ENV_SERVICE_ID] = args.service_id
-    os.environ[ENV_THREADS] = str(args.threads)
+    export_service_process(args.service_id, args.threads)
     if args.parent_pid is not None:
         watch_parent(args.parent_pid)
     uvicorn.run(
