@@ -281,49 +281,79 @@ class AutoDeployRunner:
         ctx.check_stop()
         service_name = f"{model_name}-{model_version}"
         with ctx.step("deploy", f"service {service_name}, {instances} instance(s)"):
-            with ctx.db.transaction() as sess:
-                svc = create_service(
-                    sess,
-                    ctx.project_id,
-                    model_id,
-                    service_name=service_name,
-                    host=ctx.settings.service_host,
-                    instance_count=instances,
-                    max_instances=ctx.settings.service_max_instances,
-                    description=f"deployed by auto-deploy task {ctx.task_id} on {dataset_name}",
-                    dataset_id=ctx.dataset_id,
-                    task_id=ctx.task_id,
-                )
-                service_id = svc.id
-            created.service_id = service_id
-            limit = ctx.settings.service_start_timeout * ctx.settings.service_start_attempts + 60
-            try:
-                url = wait_until_running(ctx.db, service_id, limit, lambda: ctx.check_stop(0.0))
-            except ServiceDidNotStart as exc:
-                raise TaskFailed(CODE_FAILED, str(exc)) from exc
-            ctx.progress(95.0)
-            with ctx.db.transaction() as sess:
-                http = register_service_model(
-                    sess,
-                    ctx.storage,
+            result.update(
+                self._deploy(
+                    ctx,
                     trained,
+                    origin,
+                    model_id=model_id,
                     model_name=model_name,
                     model_version=model_version,
-                    url=url,
-                    description=f"online service {service_id} ({service_name})",
-                    origin=origin,
-                    max_bytes=ctx.settings.max_model_bytes,
+                    service_name=service_name,
+                    instances=instances,
+                    dataset_name=dataset_name,
+                    created=created,
                 )
-                http_id = http.id
-            created.model_ids.append(http_id)
-            result.update(
-                service_id=service_id,
-                service_name=service_name,
-                access_address=url,
-                http_model_id=http_id,
-                instance_count=instances,
             )
         return result
+
+    def _deploy(
+        self,
+        ctx: RunContext,
+        trained: Trained,
+        origin: Origin,
+        *,
+        model_id: str,
+        model_name: str,
+        model_version: str,
+        service_name: str,
+        instances: int,
+        dataset_name: str,
+        created: Created,
+    ) -> dict[str, Any]:
+        """Create the service, wait until it runs, register it as an HTTP model."""
+        with ctx.db.transaction() as sess:
+            svc = create_service(
+                sess,
+                ctx.project_id,
+                model_id,
+                service_name=service_name,
+                host=ctx.settings.service_host,
+                instance_count=instances,
+                max_instances=ctx.settings.service_max_instances,
+                description=f"deployed by auto-deploy task {ctx.task_id} on {dataset_name}",
+                dataset_id=ctx.dataset_id,
+                task_id=ctx.task_id,
+            )
+            service_id = svc.id
+        created.service_id = service_id
+        limit = ctx.settings.service_start_timeout * ctx.settings.service_start_attempts + 60
+        try:
+            url = wait_until_running(ctx.db, service_id, limit, lambda: ctx.check_stop(0.0))
+        except ServiceDidNotStart as exc:
+            raise TaskFailed(CODE_FAILED, str(exc)) from exc
+        ctx.progress(95.0)
+        with ctx.db.transaction() as sess:
+            http = register_service_model(
+                sess,
+                ctx.storage,
+                trained,
+                model_name=model_name,
+                model_version=model_version,
+                url=url,
+                description=f"online service {service_id} ({service_name})",
+                origin=origin,
+                max_bytes=ctx.settings.max_model_bytes,
+            )
+            http_id = http.id
+        created.model_ids.append(http_id)
+        return {
+            "service_id": service_id,
+            "service_name": service_name,
+            "access_address": url,
+            "http_model_id": http_id,
+            "instance_count": instances,
+        }
 
     # -- training ---------------------------------------------------------------------------
 
