@@ -181,3 +181,23 @@ def test_models_add_list_delete_with_signed_requests(
         assert imagenet.exit_code == 0, imagenet.output
         listed = runner.invoke(cli, ["models", "list"], env=env)
         assert "mobilenet-v2-imagenet" in listed.output and "rects" not in listed.output
+
+
+def test_client_settings_default_to_the_local_server(monkeypatch):
+    from labelpilot.config import ClientSettings, Settings
+
+    for name in ("URL", "PROJECT_ID", "HOST", "PORT", "DEFAULT_PROJECT_ID"):
+        monkeypatch.delenv(f"LABELPILOT_{name}", raising=False)
+    server = Settings(host="10.0.0.5", port=9000, default_project_id="local")
+    client = ClientSettings()
+    assert client.server_url(server) == "http://10.0.0.5:9000"
+    assert client.project(server) == "local"
+    monkeypatch.setenv("LABELPILOT_URL", "http://remote:8080")
+    monkeypatch.setenv("LABELPILOT_PROJECT_ID", "p1")
+    monkeypatch.setenv("LABELPILOT_TOKEN", "t")
+    client = ClientSettings()
+    assert (client.server_url(server), client.project(server), client.token) == (
+        "http://remote:8080",
+        "p1",
+        "t",
+    )

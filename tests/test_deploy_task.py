@@ -243,8 +243,8 @@ def _nothing_left(client, project, ds, auth, task_id, settings) -> None:
     assert services["total_count"] == 0, services
     wait_for(lambda: not service_pids(), 15)
     storage = open_storage(settings.resolved_storage_root)
-    assert not [k for k in storage.list("models/")]
-    assert not [k for k in storage.list(f"datasets/{ds}/versions/")]
+    assert not list(storage.list("models/"))
+    assert not list(storage.list(f"datasets/{ds}/versions/"))
 
 
 @pytest.mark.slow
@@ -334,3 +334,21 @@ def test_preconditions(client, db, project, auth):
     ).json()["dataset_id"]
     r = _create(client, project, det, auth)
     assert r.status_code == 501 and r.json()["error_code"] == "ModelArts.4383"
+
+
+def test_split_holds_out_a_share_of_every_label_and_keeps_one_for_training():
+    from labelpilot.algorithms.linear_head import split
+
+    labels = ["a"] * 10 + ["b"] * 2 + ["c"] * 5
+    held = split(labels, 0.2, seed=0)
+    per_label = {name: int(held[np.array(labels) == name].sum()) for name in "abc"}
+    assert per_label == {"a": 2, "b": 1, "c": 1}
+    assert np.array_equal(held, split(labels, 0.2, seed=0))
+
+
+def test_text_feature_scores_need_two_samples_per_label():
+    from labelpilot.algorithms.linear_head import text_feature_scores
+
+    y = np.array(["a", "a", "b"])
+    embeddings = np.eye(3, dtype=np.float32)
+    assert text_feature_scores(embeddings, ["x", "y", "z"], y, C=1.0, max_iter=100, seed=0) == {}

@@ -272,7 +272,7 @@ def test_errors_in_the_modelarts_form(client, settings, db, project, auth, other
     assert bad.status_code == 400
 
 
-def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred, auth):
+def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred):
     from typer.testing import CliRunner
 
     from labelpilot.cli.main import app as cli
@@ -322,3 +322,14 @@ def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred, au
             assert missing.exit_code == 1 and "ModelArts.3502" in missing.output
     finally:
         get_settings.cache_clear()
+
+
+def test_service_process_receives_its_service_through_config(monkeypatch):
+    from labelpilot.config import ServiceProcessSettings, export_service_process
+
+    # registered first so that monkeypatch restores them after export_service_process
+    monkeypatch.setenv("LABELPILOT_SERVICE_ID", "")
+    monkeypatch.setenv("LABELPILOT_SERVICE_THREADS", "1")
+    export_service_process("svc-1", 3)
+    assert ServiceProcessSettings().service_id == "svc-1"
+    assert Settings().service_threads == 3

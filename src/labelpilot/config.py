@@ -1,6 +1,9 @@
-"""One typed settings tree. Environment variables use the prefix ``LABELPILOT_``.
+"""Typed settings. Environment variables use the prefix ``LABELPILOT_``.
 
-This is the only module that reads ``os.environ`` (through pydantic-settings).
+``Settings`` configures the server, its workers and its online services; ``ClientSettings``
+says where the CLI's client commands send requests; ``export_service_process`` and
+``ServiceProcessSettings`` hand one online service's process its service. This is the only
+module that reads or writes ``os.environ`` (mostly through pydantic-settings).
 """
 
 from __future__ import annotations
@@ -91,16 +94,6 @@ class Settings(BaseSettings):
         description="Directories data_path imports may read from; unset: any directory outside "
         "the data directory (set this on a shared server)",
     )
-    # Where the CLI's client commands send requests, and with which credential.
-    url: str | None = Field(default=None, description="Server URL for CLI client commands")
-    project_id: str | None = Field(default=None, description="Project of CLI client commands")
-    access_key: str | None = None
-    secret_key: str | None = None
-    token: str | None = None
-
-    @property
-    def server_url(self) -> str:
-        return self.url or f"http://{self.host}:{self.port}"
 
     def child_env(self) -> dict[str, str]:
         """The environment for a child process that must see these settings."""
@@ -142,3 +135,51 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+class ClientSettings(BaseSettings):
+    """Where the CLI's client commands send requests, and with which credential.
+
+    Read anew by every command (``ClientSettings()``), never cached.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LABELPILOT_", extra="ignore")
+
+    url: str | None = Field(
+        default=None, description="Server URL for CLI client commands; default the local server"
+    )
+    project_id: str | None = Field(
+        default=None, description="Project of CLI client commands; default default_project_id"
+    )
+    access_key: str | None = None
+    secret_key: str | None = None
+    token: str | None = None
+
+    def server_url(self, settings: Settings) -> str:
+        """``url``, else the address ``settings`` would serve on."""
+        return self.url or f"http://{settings.host}:{settings.port}"
+
+    def project(self, settings: Settings) -> str:
+        return self.project_id or settings.default_project_id
+
+
+_SERVICE_ID = "LABELPILOT_SERVICE_ID"
+
+
+class ServiceProcessSettings(BaseSettings):
+    """The online service a ``serving.server`` process serves (see ``export_service_process``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELPILOT_", extra="ignore")
+
+    service_id: str
+
+
+def export_service_process(service_id: str, threads: int) -> None:
+    """Name the service this process serves, for the app factory uvicorn imports by name.
+
+    uvicorn builds the service's app from an import string, in this process or in its worker
+    processes (which inherit the environment), so the service id travels as
+    ``LABELPILOT_SERVICE_ID`` and the thread count as this process's ``service_threads``.
+    """
+    os.environ[_SERVICE_ID] = service_id
+    os.environ["LABELPILOT_SERVICE_THREADS"] = str(threads)

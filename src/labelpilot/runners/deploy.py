@@ -13,7 +13,7 @@ Steps (each an event, in order):
     (``text_features`` auto picks the better by cross-validation on the training split).
 ``evaluate``
     Accuracy and per-class precision/recall/F1 on the held-out split; the classifier is exported
-    to one self-contained ONNX file (``serving.export``) and checked against scikit-learn.
+    to one self-contained ONNX file (``mlmodels.export``) and checked against scikit-learn.
 ``register``
     The ONNX file is registered as the next version of ``<dataset_name>-auto-deploy``, with its
     metrics (codes 4910 then 4912).
@@ -29,9 +29,7 @@ at any step removes what the task had created (version manifest, models, service
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -41,8 +39,15 @@ from pydantic import field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from labelpilot.datasets.tables import STATE_ALL, Dataset, Sample
+from labelpilot.algorithms.linear_head import (
+    linear_pipeline,
+    split,
+    text_feature_scores,
+    tfidf_pipeline,
+)
+from labelpilot.datasets.tables import Dataset
 from labelpilot.datasets.types import DatasetType
+from labelpilot.datasets.versions import Item, labeled_items, write_version
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import (
     AutoDeployRunning,
@@ -52,15 +57,22 @@ from labelpilot.errors import (
     RunFailed,
     TaskCode,
 )
-from labelpilot.ids import short_id
+from labelpilot.mlmodels.deploy_model import (
+    Origin,
+    Trained,
+    evaluate,
+    register_service_model,
+    register_trained,
+    remove_models,
+)
 from labelpilot.runners.common import instance_count
-from labelpilot.storage.keys import versions_prefix
+from labelpilot.serving.rollout import ServiceDidNotStart, remove_service, wait_until_running
+from labelpilot.serving.service import create_service
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 from labelpilot.tasks.tables import Task
 
 SUPPORTED_TYPES = (DatasetType.IMAGE_CLASSIFICATION, DatasetType.TEXT_CLASSIFICATION)
 MIN_PER_LABEL = 5
-EXPORT_CHECK_IMAGES = 32
 
 
 @dataclass(frozen=True)
@@ -123,56 +135,9 @@ def parse_parameters(raw: list[dict[str, Any]] | None) -> Params:
     return Params(**values)
 
 
-@dataclass
-class Item:
-    sample_id: str
-    source: str
-    label: str
-
-
-def labeled_items(session: Session, dataset_id: str) -> list[Item]:
-    """Confirmed labeled samples with their first label, in a stable order."""
-    rows = session.scalars(
-        select(Sample)
-        .where(Sample.dataset_id == dataset_id, Sample.state == STATE_ALL)
-        .order_by(Sample.sample_time, Sample.id)
-    ).all()
-    return [Item(r.id, r.source, r.labels[0].name) for r in rows if r.labels]
-
-
 def model_name_for(dataset_name: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_.\-]+", "-", dataset_name).strip("-.") or "dataset"
     return f"{base[:40]}-auto-deploy"
-
-
-def split(labels: list[str], ratio: float, seed: int) -> np.ndarray:
-    """Boolean mask of the held-out samples: per label round(n * ratio), at least one."""
-    rng = np.random.default_rng(seed)
-    y = np.array(labels)
-    held = np.zeros(len(y), dtype=bool)
-    for name in sorted(set(labels)):
-        idx = np.flatnonzero(y == name)
-        n_eval = min(len(idx) - 1, max(1, round(len(idx) * ratio)))
-        held[rng.permutation(idx)[:n_eval]] = True
-    return held
-
-
-def class_metrics(y_true: list[str], y_pred: list[str], classes: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    return {
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "per_class": {
-            c: {
-                "precision": round(float(p[i]), 4),
-                "recall": round(float(r[i]), 4),
-                "f1": round(float(f[i]), 4),
-                "support": int(n[i]),
-            }
-            for i, c in enumerate(classes)
-        },
-    }
 
 
 @dataclass
@@ -275,9 +240,17 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
         }
         labels = [i.label for i in items]
         held = split(labels, params.eval_ratio, params.seed)
+        origin = Origin(ctx.project_id, ctx.dataset_id, ctx.task_id)
 
         with ctx.step("export", f"{len(items)} labeled samples as a dataset version"):
-            result.update(self._export(ctx, items, held, dataset_type, created))
+            version = write_version(ctx.storage, ctx.dataset_id, dataset_type, items, held.tolist())
+            created.manifest_key = version.manifest_key
+            result.update(
+                version_id=version.version_id,
+                version_name=version.version_name,
+                manifest_path=version.manifest_url,
+                train_data_path=version.manifest_url,
+            )
             ctx.progress(5.0)
 
         ctx.check_stop()
@@ -287,9 +260,16 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
 
         ctx.check_stop()
         with ctx.step("evaluate", f"{int(held.sum())} held-out samples"):
-            evaluation = self._evaluate(ctx, trained, items, held)
-            result["metrics"] = evaluation["metrics"]
-            result["export_check"] = evaluation["export_check"]
+            from labelpilot.features.images import read_sample
+
+            evaluation = evaluate(
+                trained,
+                held,
+                [i.source for i in items],
+                lambda source: read_sample(ctx, source),
+            )
+            result["metrics"] = evaluation.metrics
+            result["export_check"] = evaluation.export_check
             result["features"] = trained.features
             if trained.candidates:
                 result["feature_candidates"] = trained.candidates
@@ -299,60 +279,100 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
         model_name = model_name_for(dataset_name)
         with ctx.step("register", f"model {model_name}"):
             self._code(ctx, TaskCode.MODEL_IMPORT_SUBMITTED, "Model import submitted.")
-            model = self._register(ctx, trained, evaluation["metrics"], model_name, created)
-            result.update(model)
+            with ctx.db.transaction() as sess:
+                row = register_trained(
+                    sess,
+                    ctx.storage,
+                    trained,
+                    model_name=model_name,
+                    metrics=evaluation.metrics,
+                    origin=origin,
+                    max_bytes=ctx.settings.max_model_bytes,
+                )
+                model_id, model_version = row.id, row.model_version
+            created.model_ids.append(model_id)
+            result.update(model_id=model_id, model_name=model_name, model_version=model_version)
             self._code(ctx, TaskCode.MODEL_IMPORTED, "Model import executed.")
             ctx.progress(85.0)
 
         ctx.check_stop()
-        service_name = f"{model_name}-{model['model_version']}"
+        service_name = f"{model_name}-{model_version}"
         with ctx.step("deploy", f"service {service_name}, {instances} instance(s)"):
             result.update(
-                self._deploy(ctx, trained, model, service_name, instances, dataset_name, created)
+                self._deploy(
+                    ctx,
+                    trained,
+                    origin,
+                    model_id=model_id,
+                    model_name=model_name,
+                    model_version=model_version,
+                    service_name=service_name,
+                    instances=instances,
+                    dataset_name=dataset_name,
+                    created=created,
+                )
             )
         return result
 
-    # -- steps ------------------------------------------------------------------------------
-
-    def _export(
+    def _deploy(
         self,
         ctx: RunContext,
-        items: list[Item],
-        held: np.ndarray,
-        dataset_type: int,
+        trained: Trained,
+        origin: Origin,
+        *,
+        model_id: str,
+        model_name: str,
+        model_version: str,
+        service_name: str,
+        instances: int,
+        dataset_name: str,
         created: Created,
     ) -> dict[str, Any]:
-        prefix = versions_prefix(ctx.dataset_id)
-        existing = sum(1 for k in ctx.storage.list(prefix) if k.endswith(".manifest"))
-        version_name = f"V{existing + 1:03d}"
-        version_id = short_id()
-        kind = "image" if dataset_type == 0 else "text"
-        lines = [
-            json.dumps(
-                {
-                    "id": it.sample_id,
-                    "source": it.source,
-                    "usage": "EVAL" if held[k] else "TRAIN",
-                    "annotation": [
-                        {
-                            "name": it.label,
-                            "type": f"modelarts/{kind}_classification",
-                            "annotated-by": "human",
-                        }
-                    ],
-                }
+        """Create the service, wait until it runs, register it as an HTTP model."""
+        with ctx.db.transaction() as sess:
+            svc = create_service(
+                sess,
+                ctx.project_id,
+                model_id,
+                service_name=service_name,
+                host=ctx.settings.service_host,
+                instance_count=instances,
+                max_instances=ctx.settings.service_max_instances,
+                description=f"deployed by auto-deploy task {ctx.task_id} on {dataset_name}",
+                dataset_id=ctx.dataset_id,
+                task_id=ctx.task_id,
             )
-            for k, it in enumerate(items)
-        ]
-        key = f"{prefix}{version_name}-{version_id}.manifest"
-        url = ctx.storage.put(key, ("\n".join(lines) + "\n").encode())
-        created.manifest_key = key
+            service_id = svc.id
+        created.service_id = service_id
+        limit = ctx.settings.service_start_timeout * ctx.settings.service_start_attempts + 60
+        try:
+            url = wait_until_running(ctx.db, service_id, limit, lambda: ctx.check_stop(0.0))
+        except ServiceDidNotStart as exc:
+            raise TaskFailed(RunFailed(str(exc))) from exc
+        ctx.progress(95.0)
+        with ctx.db.transaction() as sess:
+            http = register_service_model(
+                sess,
+                ctx.storage,
+                trained,
+                model_name=model_name,
+                model_version=model_version,
+                url=url,
+                description=f"online service {service_id} ({service_name})",
+                origin=origin,
+                max_bytes=ctx.settings.max_model_bytes,
+            )
+            http_id = http.id
+        created.model_ids.append(http_id)
         return {
-            "version_id": version_id,
-            "version_name": version_name,
-            "manifest_path": url,
-            "train_data_path": url,
+            "service_id": service_id,
+            "service_name": service_name,
+            "access_address": url,
+            "http_model_id": http_id,
+            "instance_count": instances,
         }
+
+    # -- training ---------------------------------------------------------------------------
 
     def _train(
         self,
@@ -363,7 +383,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
         params: Params,
     ) -> Trained:
         y = np.array([i.label for i in items])
-        if dataset_type == 0:
+        if dataset_type == DatasetType.IMAGE_CLASSIFICATION:
             from labelpilot.features.images import embedder, image_features
 
             X, _ = image_features(
@@ -374,7 +394,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
                 progress_to=60.0,
             )
             emb: Any = embedder(str(ctx.settings.resolved_model_dir), params.image_size)
-            pipe = _linear(params).fit(X[~held], y[~held])
+            pipe = linear_pipeline(params.C, params.max_iter).fit(X[~held], y[~held])
             return Trained(
                 "image",
                 pipe,
@@ -394,8 +414,6 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
     def _train_text(
         self, ctx: RunContext, texts: list[str], y: np.ndarray, held: np.ndarray, params: Params
     ) -> Trained:
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
-
         from labelpilot.algorithms.text_features import TextEmbedder
 
         train_texts = [t for t, h in zip(texts, held, strict=True) if not h]
@@ -410,191 +428,25 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
         elif wanted == "minilm":
             raise TaskFailed(RunFailed("text_features=minilm: the MiniLM encoder is missing"))
         ctx.check_stop()
-        folds = min(5, int(min(Counter(y_train.tolist()).values())))
-        if wanted == "auto" and embeddings is not None and folds >= 2:
-            cv = StratifiedKFold(folds, shuffle=True, random_state=params.seed)
-            candidates["minilm"] = round(
-                float(cross_val_score(_linear(params), embeddings[~held], y_train, cv=cv).mean()), 4
+        if wanted == "auto" and embeddings is not None:
+            candidates = text_feature_scores(
+                embeddings[~held],
+                train_texts,
+                y_train,
+                C=params.C,
+                max_iter=params.max_iter,
+                seed=params.seed,
             )
-            candidates["tfidf"] = round(
-                float(cross_val_score(_tfidf(params), train_texts, y_train, cv=cv).mean()), 4
-            )
+        if candidates:
             choice = "minilm" if candidates["minilm"] >= candidates["tfidf"] else "tfidf"
         else:
             choice = "minilm" if embeddings is not None and wanted != "tfidf" else "tfidf"
         if choice == "minilm":
             assert embeddings is not None
-            pipe = _linear(params).fit(embeddings[~held], y_train)
+            pipe = linear_pipeline(params.C, params.max_iter).fit(embeddings[~held], y_train)
             return Trained("minilm", pipe, embeddings, y, "all-MiniLM-L6-v2", candidates)
-        pipe = _tfidf(params).fit(train_texts, y_train)
+        pipe = tfidf_pipeline(params.C, params.max_iter).fit(train_texts, y_train)
         return Trained("tfidf", pipe, np.array(texts, dtype=object), y, "tfidf", candidates)
-
-    def _evaluate(
-        self, ctx: RunContext, trained: Trained, items: list[Item], held: np.ndarray
-    ) -> dict[str, Any]:
-        """Metrics on the held-out split, and the exported ONNX checked against scikit-learn."""
-        from labelpilot.serving import export
-
-        pipe = trained.pipeline
-        classes = [str(c) for c in pipe.classes_]
-        X_eval = trained.X[held]
-        proba_sk = np.asarray(
-            pipe.predict_proba(list(X_eval) if trained.kind == "tfidf" else X_eval)
-        )
-        if trained.kind == "image":
-            assert trained.backbone is not None
-            trained.onnx = export.image_classifier_onnx(trained.backbone, pipe)
-            # the whole graph (backbone included) on raw held-out images, through the predictor
-            from labelpilot.features.images import read_sample
-
-            predictor = _open(trained, classes)
-            check = [i for i in np.flatnonzero(held)][:EXPORT_CHECK_IMAGES]
-            blobs = [read_sample(ctx, items[i].source) for i in check]
-            preds = predictor.predict_images(blobs)
-            onnx_proba = np.array([[p.scores[c] for c in classes] for p in preds])
-            ref = proba_sk[: len(check)]
-            proba = proba_sk
-        else:
-            import onnxruntime as ort
-
-            if trained.kind == "minilm":
-                trained.onnx = export.text_head_onnx(pipe, trained.X.shape[1])
-                feed = np.asarray(X_eval, dtype=np.float32)
-            else:
-                trained.onnx = export.text_tfidf_onnx(pipe)
-                feed = np.array(list(X_eval), dtype=object).reshape(-1, 1)
-            sess = ort.InferenceSession(trained.onnx, providers=["CPUExecutionProvider"])
-            (onnx_proba,) = sess.run([export.PROBABILITIES], {sess.get_inputs()[0].name: feed})
-            ref = proba_sk
-            proba = np.asarray(onnx_proba)  # the registered model's own answers
-        y_true = [str(v) for v in trained.y[held]]
-        y_pred = [classes[k] for k in proba.argmax(axis=1)]
-        metrics = class_metrics(y_true, y_pred, classes)
-        metrics["eval_sample_count"] = int(held.sum())
-        metrics["train_sample_count"] = int((~held).sum())
-        onnx_proba = np.asarray(onnx_proba, dtype=np.float64)
-        export_check = {
-            "sample_count": len(ref),
-            "top1_agreement": round(float((onnx_proba.argmax(1) == ref.argmax(1)).mean()), 4),
-            "max_abs_diff": float(np.abs(onnx_proba - ref).max()) if len(ref) else 0.0,
-        }
-        return {"metrics": metrics, "export_check": export_check}
-
-    def _register(
-        self,
-        ctx: RunContext,
-        trained: Trained,
-        metrics: dict[str, Any],
-        model_name: str,
-        created: Created,
-    ) -> dict[str, Any]:
-        from labelpilot.mlmodels.service import NewModel, next_version, register_model
-
-        assert trained.onnx is not None
-        config = _config(trained, [str(c) for c in trained.pipeline.classes_])
-        with ctx.db.transaction() as sess:
-            version = next_version(sess, ctx.project_id, model_name)
-            row = register_model(
-                sess,
-                ctx.storage,
-                NewModel(
-                    project_id=ctx.project_id,
-                    model_name=model_name,
-                    model_version=version,
-                    model_type="ONNX",
-                    config=config,
-                    model_bytes=trained.onnx,
-                    description=f"trained by auto-deploy task {ctx.task_id} "
-                    f"({trained.features}, logistic regression)",
-                    metrics=metrics,
-                    dataset_id=ctx.dataset_id,
-                    task_id=ctx.task_id,
-                ),
-                ctx.settings.max_model_bytes,
-            )
-            model_id = row.id
-        created.model_ids.append(model_id)
-        return {"model_id": model_id, "model_name": model_name, "model_version": version}
-
-    def _deploy(
-        self,
-        ctx: RunContext,
-        trained: Trained,
-        model: dict[str, Any],
-        service_name: str,
-        instances: int,
-        dataset_name: str,
-        created: Created,
-    ) -> dict[str, Any]:
-        from labelpilot.mlmodels.service import NewModel, register_model
-        from labelpilot.mlmodels.spec import ModelConfig
-        from labelpilot.mlmodels.tables import Service
-        from labelpilot.serving import service as services
-
-        with ctx.db.transaction() as sess:
-            row = services.create_service(
-                sess,
-                ctx.project_id,
-                model["model_id"],
-                service_name=service_name,
-                host=ctx.settings.service_host,
-                instance_count=instances,
-                max_instances=ctx.settings.service_max_instances,
-                description=f"deployed by auto-deploy task {ctx.task_id} on {dataset_name}",
-                dataset_id=ctx.dataset_id,
-                task_id=ctx.task_id,
-            )
-            service_id = row.id
-        created.service_id = service_id
-        limit = ctx.settings.service_start_timeout * ctx.settings.service_start_attempts + 60
-        deadline = time.monotonic() + limit
-        while True:
-            ctx.check_stop(0.0)
-            with ctx.db.read() as sess:
-                svc = sess.get(Service, service_id)
-                assert svc is not None
-                status, tip, url = svc.status, svc.failure_tip, services.access_address(svc)
-            if status == "running" and url:
-                break
-            if status == "failed":
-                raise TaskFailed(RunFailed(f"the service could not start: {tip}"[:1000]))
-            if time.monotonic() > deadline:
-                raise TaskFailed(
-                    RunFailed(
-                        f"the service did not start within {limit:.0f} s; is a LabelPilot server "
-                        "(which supervises services) running on this database?"
-                    )
-                )
-            time.sleep(0.3)
-        ctx.progress(95.0)
-        classes = [str(c) for c in trained.pipeline.classes_]
-        task = "image_classification" if trained.kind == "image" else "text_classification"
-        with ctx.db.transaction() as sess:
-            http = register_model(
-                sess,
-                ctx.storage,
-                NewModel(
-                    project_id=ctx.project_id,
-                    model_name=f"{model['model_name']}-service",
-                    model_version=model["model_version"],
-                    model_type="HTTP",
-                    config=ModelConfig(task=task, class_names=classes, req_uri=url),
-                    description=f"online service {service_id} ({service_name})",
-                    metrics=None,
-                    dataset_id=ctx.dataset_id,
-                    task_id=ctx.task_id,
-                ),
-                ctx.settings.max_model_bytes,
-            )
-            http_id = http.id
-        created.model_ids.append(http_id)
-        return {
-            "service_id": service_id,
-            "service_name": service_name,
-            "access_address": url,
-            "http_model_id": http_id,
-            "instance_count": instances,
-        }
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -607,112 +459,12 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
                 .values(code=code, message=message)
             )
 
-    def _cleanup(self, ctx: RunContext, created: Created) -> None:
+    @staticmethod
+    def _cleanup(ctx: RunContext, created: Created) -> None:
         """Remove the service (after its process ended), the models and the manifest."""
-        from labelpilot.mlmodels.tables import Model, Service
-        from labelpilot.serving import service as services
-
         if created.service_id:
-            with ctx.db.transaction() as sess:
-                sess.execute(
-                    update(Service)
-                    .where(Service.id == created.service_id)
-                    .values(desired="stopped")
-                )
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                with ctx.db.read() as sess:
-                    svc = sess.get(Service, created.service_id)
-                    if svc is None or (svc.status == "stopped" and svc.pid is None):
-                        break
-                time.sleep(0.2)
-            with ctx.db.transaction() as sess:
-                svc = sess.get(Service, created.service_id)
-                if svc is not None:
-                    services.delete_service(sess, svc)
+            remove_service(ctx.db, created.service_id)
         if created.model_ids:
-            with ctx.db.transaction() as sess:
-                for model_id in created.model_ids:
-                    row = sess.get(Model, model_id)
-                    if row is not None:
-                        sess.delete(row)
-            for model_id in created.model_ids:
-                ctx.storage.delete_prefix(f"models/{model_id}/")
+            remove_models(ctx.db, ctx.storage, created.model_ids)
         if created.manifest_key:
             ctx.storage.delete(created.manifest_key)
-
-
-@dataclass
-class Trained:
-    kind: str  # image | minilm | tfidf
-    pipeline: Any
-    X: np.ndarray  # features (or texts for tfidf) of every item
-    y: np.ndarray
-    features: str
-    candidates: dict[str, float]
-    backbone: Any = None  # ONNX file of the image backbone
-    image_size: int = 112
-    onnx: bytes | None = None
-
-
-def _linear(params: Params) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=params.C, max_iter=params.max_iter))
-
-
-def _tfidf(params: Params) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    return make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-        LogisticRegression(C=params.C, max_iter=params.max_iter),
-    )
-
-
-def _config(trained: Trained, classes: list[str]) -> Any:
-    from labelpilot.algorithms.image_features import IMAGENET_MEAN, IMAGENET_STD
-    from labelpilot.mlmodels.spec import (
-        ClassificationOutput,
-        ImageInput,
-        ModelConfig,
-        TextEmbeddingInput,
-        TextInput,
-    )
-    from labelpilot.serving.export import IMAGE_INPUT, PROBABILITIES
-
-    output = ClassificationOutput(scores=PROBABILITIES, activation="none")
-    if trained.kind == "image":
-        return ModelConfig(
-            task="image_classification",
-            class_names=classes,
-            input=ImageInput(
-                name=IMAGE_INPUT,
-                size=(trained.image_size, trained.image_size),
-                layout="NCHW",
-                color="RGB",
-                dtype="float32",
-                scale=1 / 255,
-                mean=[float(v) for v in IMAGENET_MEAN],
-                std=[float(v) for v in IMAGENET_STD],
-            ),
-            output=output,
-        )
-    text_input: Any = (
-        TextEmbeddingInput(kind="text_embedding")
-        if trained.kind == "minilm"
-        else TextInput(kind="text")
-    )
-    return ModelConfig(
-        task="text_classification", class_names=classes, input=text_input, output=output
-    )
-
-
-def _open(trained: Trained, classes: list[str]) -> Any:
-    from labelpilot.mlmodels.predictor import open_predictor
-
-    return open_predictor("ONNX", _config(trained, classes), trained.onnx, threads=1)

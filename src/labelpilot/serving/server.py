@@ -38,8 +38,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from labelpilot.config import Settings
+from labelpilot.config import ServiceProcessSettings, Settings, export_service_process
 from labelpilot.db import Database
+from labelpilot.errors import BadRequest, BodyTooLarge, InvalidJson, LabelPilotError
 from labelpilot.mlmodels.predictor import InvalidModel, Predictor, decode_image_b64
 from labelpilot.mlmodels.service import load_predictor
 from labelpilot.mlmodels.tables import Model, Service
@@ -47,8 +48,6 @@ from labelpilot.storage import open_storage
 
 log = logging.getLogger("labelpilot.serving")
 
-ENV_SERVICE_ID = "LABELPILOT_SERVICE_ID"
-ENV_THREADS = "LABELPILOT_SERVICE_THREADS"
 MAX_INSTANCES_PER_REQUEST = 256
 MAX_BODY_BYTES = 12 * 1024 * 1024
 
@@ -64,14 +63,8 @@ class HealthResponse(BaseModel):
     pid: int
 
 
-class PredictError(Exception):
-    def __init__(self, status: int, code: str, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-def _bad(msg: str) -> PredictError:
-    return PredictError(400, "ModelArts.0104", msg)
+def _bad(msg: str) -> BadRequest:
+    return BadRequest(msg)
 
 
 def watch_parent(parent_pid: int, interval: float = 0.5) -> threading.Thread:
@@ -128,9 +121,9 @@ def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
 
     app = FastAPI(title=f"LabelPilot service {service_id}", lifespan=lifespan)
 
-    @app.exception_handler(PredictError)
-    async def _err(_: Request, exc: PredictError) -> JSONResponse:
-        return JSONResponse({"error_code": exc.code, "error_msg": exc.msg}, status_code=exc.status)
+    @app.exception_handler(LabelPilotError)
+    async def _err(_: Request, exc: LabelPilotError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @app.get("/health", response_model=HealthResponse)
     def health() -> HealthResponse:
@@ -142,7 +135,7 @@ def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
     async def predict(request: Request) -> PredictResponse:
         size = request.headers.get("content-length", "")
         if size.isdigit() and int(size) > MAX_BODY_BYTES:
-            raise PredictError(413, "ModelArts.4104", f"body larger than {MAX_BODY_BYTES} bytes")
+            raise BodyTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
         raw = await request.body()
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype.startswith("image/") or ctype == "application/octet-stream":
@@ -153,7 +146,7 @@ def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
             try:
                 body = json.loads(raw)
             except ValueError as exc:
-                raise PredictError(400, "ModelArts.4105", "the body is not valid JSON") from exc
+                raise InvalidJson("the body is not valid JSON") from exc
             images, texts = _instances(body)
         if is_text and images:
             raise _bad("this service classifies text: send instances with 'text'")
@@ -193,10 +186,10 @@ def load_service(settings: Settings, service_id: str, threads: int) -> tuple[str
 
 
 def create_service_app() -> FastAPI:
-    """uvicorn factory: the service named by ``LABELPILOT_SERVICE_ID``."""
-    service_id = os.environ[ENV_SERVICE_ID]
-    threads = int(os.environ.get(ENV_THREADS, "1"))
-    model_id, predictor = load_service(Settings(), service_id, threads)
+    """uvicorn factory: the service ``main`` named with ``config.export_service_process``."""
+    settings = Settings()
+    service_id = ServiceProcessSettings().service_id
+    model_id, predictor = load_service(settings, service_id, settings.service_threads)
     return build_app(service_id, model_id, predictor)
 
 
@@ -212,8 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    os.environ[ENV_SERVICE_ID] = args.service_id
-    os.environ[ENV_THREADS] = str(args.threads)
+    export_service_process(args.service_id, args.threads)
     if args.parent_pid is not None:
         watch_parent(args.parent_pid)
     uvicorn.run(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labelpilot.errors import BadRequest, NotFound
+from labelpilot.errors import BadRequest, ServiceNotFound
 from labelpilot.ids import now_ms, uuid_str
 from labelpilot.mlmodels.service import get_model
 from labelpilot.mlmodels.tables import Model, Service
@@ -22,13 +22,6 @@ from labelpilot.mlmodels.tables import Model, Service
 DESIRED = ("running", "stopped")
 STATUSES = ("deploying", "running", "failed", "stopped")
 PREDICT_PATH = "/predict"
-
-
-class ServiceNotFound(NotFound):
-    error_code = "ModelArts.3502"
-
-    def __init__(self, service_id: str) -> None:
-        super().__init__(f"Service {service_id} does not exist")
 
 
 def predict_url(host: str, port: int | None) -> str | None:
