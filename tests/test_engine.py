@@ -242,3 +242,25 @@ def test_claim_is_atomic(client, db, project, dataset, auth, settings):
     assert len([x for x in won if x]) == 1
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Task).where(Task.status == 0)) == 1
+
+
+def test_a_kind_defined_in_the_tests_alone(client, project, dataset, auth, settings, workers):
+    """tests/support/runners.py plus one registry entry (settings) make a whole kind: created,
+    listed by its name and type, run by a worker, its stored config parsed by its own type."""
+    from tests.support.runners import SLEEP_KIND, SLEEP_TYPE
+
+    assert settings.runner_plugins[SLEEP_KIND] == "tests.support.runners:SleepRunner"
+    bad = {"task_type": SLEEP_KIND, "config": {"parameters": [{"label": "batches", "value": "0"}]}}
+    r = client.post(f"/v2/{project}/datasets/{dataset}/tasks", json=bad, headers=auth)
+    assert r.status_code == 400 and "batches" in r.json()["error_msg"]
+    body = {"task_type": SLEEP_KIND, "config": {"parameters": [{"label": "batches", "value": "2"}]}}
+    task_id = _create(client, project, dataset, auth, body)
+    listed = client.get(
+        f"/v2/{project}/datasets/{dataset}/tasks", params={"type": SLEEP_KIND}, headers=auth
+    ).json()
+    assert [(t["task_id"], t["type"]) for t in listed["tasks"]] == [(task_id, SLEEP_TYPE)]
+    workers.append(start_worker(settings))
+    wait_for(lambda: _task(client, project, dataset, task_id, auth)["status"] == 3, 30)
+    assert _task(client, project, dataset, task_id, auth)["message"] == (
+        "sleep task executed successfully."
+    )

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelpilot.datasets.service import dataset_prefix
 from labelpilot.datasets.tables import STATE_ALL, Sample
 from labelpilot.ids import short_id
 from labelpilot.storage import Storage
+from labelpilot.storage.keys import versions_prefix
 
 MANIFEST_SUFFIX = ".manifest"
 
@@ -49,10 +49,6 @@ def labeled_items(session: Session, dataset_id: str) -> list[Item]:
         .order_by(Sample.sample_time, Sample.id)
     ).all()
     return [Item(r.id, r.source, r.labels[0].name) for r in rows if r.labels]
-
-
-def versions_prefix(dataset_id: str) -> str:
-    return f"{dataset_prefix(dataset_id)}/versions/"
 
 
 def write_version(
