@@ -37,18 +37,26 @@ class InvalidTaskType(BadRequest):
 
 
 class InvalidJson(LabelPilotError):
+    """The request body is not valid JSON."""
+
     error_code = "ModelArts.4105"
 
 
 class EmptyBody(LabelPilotError):
+    """A request that needs a body came without one."""
+
     error_code = "ModelArts.4202"
 
 
 class DatasetNameTaken(LabelPilotError):
+    """Another dataset of the project has the name."""
+
     error_code = "ModelArts.4351"
 
 
 class TaskNameTaken(LabelPilotError):
+    """Another task of the dataset has the name (auto-deploy names are unique)."""
+
     error_code = "ModelArts.4391"
 
 
@@ -59,6 +67,8 @@ class ModelDoesNotFitDataset(LabelPilotError):
 
 
 class NoLabeledSamples(LabelPilotError):
+    """Auto labeling needs labeled samples."""
+
     error_code = "ModelArts.4405"
 
 
@@ -75,10 +85,14 @@ class NoTargetSamples(LabelPilotError):
 
 
 class LabelNotFound(LabelPilotError):
+    """A label name the dataset does not have."""
+
     error_code = "ModelArts.4410"
 
 
 class LabelExists(LabelPilotError):
+    """A label the dataset already has."""
+
     error_code = "ModelArts.4411"
 
 
@@ -95,10 +109,14 @@ class SampleNotStored(LabelPilotError):
 
 
 class SampleExists(LabelPilotError):
+    """A sample of the dataset already has the name."""
+
     error_code = "ModelArts.4422"
 
 
 class ImageUnreadable(LabelPilotError):
+    """An image sample whose size cannot be read."""
+
     error_code = "ModelArts.4423"
 
 
@@ -115,6 +133,8 @@ class DeployNeedsLabels(LabelPilotError):
 
 
 class DeployTooFewPerLabel(LabelPilotError):
+    """Auto-deploy needs 5 labeled samples per label."""
+
     error_code = "ModelArts.4427"
 
 
@@ -125,6 +145,8 @@ class TooManyClusters(LabelPilotError):
 
 
 class SampleTooLarge(LabelPilotError):
+    """A sample over 12 MiB."""
+
     error_code = "ModelArts.4656"
 
 
@@ -151,18 +173,26 @@ class RequestExpired(Unauthorized):
 
 
 class InvalidToken(Unauthorized):
+    """An X-Auth-Token that no credential has."""
+
     error_code = "ModelArts.0203"
 
 
 class MissingAuthorization(Unauthorized):
+    """An AK/SK request without an Authorization header."""
+
     error_code = "ModelArts.0205"
 
 
 class MalformedAuthorization(Unauthorized):
+    """An Authorization header that is not SDK-HMAC-SHA256 as the SDK sends it."""
+
     error_code = "ModelArts.0206"
 
 
 class UnknownAccessKey(Unauthorized):
+    """An access key no credential has."""
+
     error_code = "ModelArts.4504"
 
 
@@ -174,6 +204,8 @@ class Forbidden(LabelPilotError):
 
 
 class SignatureMismatch(Forbidden):
+    """An AK/SK signature that does not match the request."""
+
     error_code = "ModelArts.0206"
 
 
@@ -200,11 +232,15 @@ class NotFound(LabelPilotError):
 
 
 class MethodNotAllowed(LabelPilotError):
+    """A method the path does not answer."""
+
     status_code = 405
     error_code = "ModelArts.4204"
 
 
 class DatasetNotFound(NotFound):
+    """No such dataset in the project."""
+
     error_code = "ModelArts.4352"
 
     def __init__(self, dataset_id: str) -> None:
@@ -212,6 +248,8 @@ class DatasetNotFound(NotFound):
 
 
 class SampleNotFound(NotFound):
+    """No such sample in the dataset."""
+
     error_code = "ModelArts.4420"
 
     def __init__(self, sample_id: str) -> None:
@@ -219,6 +257,8 @@ class SampleNotFound(NotFound):
 
 
 class TaskNotFound(NotFound):
+    """No such task on the dataset."""
+
     error_code = "ModelArts.4612"
 
     def __init__(self, task_id: str) -> None:
@@ -226,11 +266,15 @@ class TaskNotFound(NotFound):
 
 
 class ModelNotFound(NotFound):
+    """No such model in the project."""
+
     def __init__(self, model_id: str) -> None:
         super().__init__(f"Model {model_id} does not exist")
 
 
 class ServiceNotFound(NotFound):
+    """No such online service in the project."""
+
     error_code = "ModelArts.3502"
 
     def __init__(self, service_id: str) -> None:
@@ -238,6 +282,8 @@ class ServiceNotFound(NotFound):
 
 
 class BodyTooLarge(LabelPilotError):
+    """A request body over the limit (12 MiB; model uploads more)."""
+
     status_code = 413
     error_code = "ModelArts.4104"
 
@@ -253,6 +299,8 @@ class ModelTooLarge(LabelPilotError):
 
 
 class InternalError(LabelPilotError):
+    """An unexpected error; the message carries the request id."""
+
     status_code = 500
     error_code = "ModelArts.0010"
 
@@ -272,18 +320,26 @@ class TaskAlreadyRunning(LabelPilotError):
 
 
 class AutoLabelRunning(TaskAlreadyRunning):
+    """An auto-label task is already active on the dataset."""
+
     error_code = "ModelArts.4386"
 
 
 class PreLabelRunning(TaskAlreadyRunning):
+    """A pre-label task is already active on the dataset."""
+
     error_code = "ModelArts.4387"
 
 
 class AutoDeployRunning(TaskAlreadyRunning):
+    """An auto-deploy task is already active on the dataset."""
+
     error_code = "ModelArts.4385"
 
 
 class GroupingRunning(TaskAlreadyRunning):
+    """An auto-grouping task is already active on the dataset."""
+
     error_code = "ModelArts.4964"
 
 
@@ -291,21 +347,25 @@ class GroupingRunning(TaskAlreadyRunning):
 
 
 class TaskError(LabelPilotError):
-    """Base of failures only a running task reports."""
+    """Task: base of failures only a running task reports (in its ``error_code``)."""
+
+    status_code = 500
 
 
 class RunFailed(TaskError):
-    """A run that failed for a reason its message gives (also a failed task's ``code``)."""
+    """Task: a run failed for the reason its message gives (also a failed task's ``code``)."""
 
     error_code = "ModelArts.4392"
 
 
 class InferenceFailed(TaskError):
+    """Task: the model could not be run on a sample (or its endpoint failed)."""
+
     error_code = "ModelArts.4953"
 
 
 class TaskCrashed(TaskError):
-    """A task that crashed, or whose worker was lost too often."""
+    """Task: the run crashed (an incident), or its worker was lost too often."""
 
     error_code = "ModelArts.4999"
 
