@@ -243,8 +243,8 @@ def _nothing_left(client, project, ds, auth, task_id, settings) -> None:
     assert services["total_count"] == 0, services
     wait_for(lambda: not service_pids(), 15)
     storage = open_storage(settings.resolved_storage_root)
-    assert not [k for k in storage.list("models/")]
-    assert not [k for k in storage.list(f"datasets/{ds}/versions/")]
+    assert not list(storage.list("models/"))
+    assert not list(storage.list(f"datasets/{ds}/versions/"))
 
 
 @pytest.mark.slow

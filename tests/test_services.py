@@ -272,7 +272,7 @@ def test_errors_in_the_modelarts_form(client, settings, db, project, auth, other
     assert bad.status_code == 400
 
 
-def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred, auth):
+def test_cli_lists_stops_starts_and_deletes(app, settings, db, project, cred):
     from typer.testing import CliRunner
 
     from labelpilot.cli.main import app as cli

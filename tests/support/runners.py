@@ -15,8 +15,13 @@ from labelpilot.engine.context import RunContext
 class SleepRunner:
     task_type = "test-sleep"
 
-    def check(self, session: Session, dataset: Dataset, request: CreateTaskRequest) -> None:
-        return None
+    def check(
+        self,
+        session: Session,
+        dataset: Dataset,
+        request: CreateTaskRequest,  # noqa: ARG002
+    ) -> None:
+        """Nothing to check; the signature is the runner protocol's."""
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         params = {p["label"]: p["value"] for p in ctx.config.get("parameters", [])}
