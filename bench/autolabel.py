@@ -449,9 +449,7 @@ class TaskHarness:
         return {"wall_s": wall, "cpu_s": cpu, "steps": steps, "result": task["result"]}
 
 
-def end_to_end(
-    digits: np.ndarray, y: np.ndarray, pngs: list[bytes], embed_rate: float, n_aug: int
-) -> dict[str, Any]:
+def end_to_end(y: np.ndarray, pngs: list[bytes], embed_rate: float, n_aug: int) -> dict[str, Any]:
     import tempfile
 
     out: dict[str, Any] = {}
@@ -600,9 +598,7 @@ def digit_rows(
     )
     results["embedding"] = {"decode_then_embed_per_s": rate_embed, "embed_bytes_per_s": rate}
     if e2e:
-        results["end_to_end"] = end_to_end(
-            digits, y_digits, pngs, rate, 300 if args.quick else 1000
-        )
+        results["end_to_end"] = end_to_end(y_digits, pngs, rate, 300 if args.quick else 1000)
     if args.e2e_only:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, default=float))

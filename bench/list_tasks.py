@@ -220,7 +220,7 @@ def _event_rows(task: dict[str, Any], first_id: int) -> list[dict[str, Any]]:
     t0 = int(task["create_time"].timestamp() * 1000)
     end = "success" if task["status"] == 3 else "failed"
     last = {2: "failed", 3: "succeeded", 5: "stopped"}.get(task["status"], "running")
-    ev = dict(task_id=task["id"], error_code=None, error_message=None)
+    ev = {"task_id": task["id"], "error_code": None, "error_message": None}
     running = first_id + 1
     return [
         dict(ev, id=first_id, parent_id=None, ordinal=1, level=0, name="queuing",
@@ -254,12 +254,13 @@ def build_fixture(db_url: str, n_tasks: int, seed: int) -> Fixture:
             conn.execute(
                 insert(Dataset.__table__),
                 [
-                    dict(
-                        id=dataset_id, project_id=project_id, name="bench_dataset",
-                        description="ListTasks benchmark", dataset_type=0, status=1,
-                        work_path="file:///tmp/bench/work/", work_path_type=0, data_sources=[],
-                        workspace_id="0", create_time=now_ms, update_time=now_ms,
-                    )
+                    {
+                        "id": dataset_id, "project_id": project_id, "name": "bench_dataset",
+                        "description": "ListTasks benchmark", "dataset_type": 0, "status": 1,
+                        "work_path": "file:///tmp/bench/work/", "work_path_type": 0,
+                        "data_sources": [], "workspace_id": "0", "create_time": now_ms,
+                        "update_time": now_ms,
+                    }
                 ],
             )  # fmt: skip
             next_event = conn.scalar(select(func.coalesce(func.max(events_t.c.id), 0))) + 1

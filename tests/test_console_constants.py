@@ -40,7 +40,7 @@ def test_statuses(js: str) -> None:
 
 def test_kinds(js: str) -> None:
     block = _block(js, "KINDS", "[", "]")
-    found = dict((k, int(t)) for k, t in re.findall(r"key: '([a-z-]+)', type: (\d+)", block))
+    found = {k: int(t) for k, t in re.findall(r"key: '([a-z-]+)', type: (\d+)", block)}
     registry = KindRegistry(Settings(runner_plugins={}))
     assert found == {name: registry.get(name).type for name in BUILTIN_KINDS}
 

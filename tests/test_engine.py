@@ -50,7 +50,8 @@ def dataset(client: TestClient, project: str, auth: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def workers(settings: Settings) -> Iterator[list[Any]]:
+def workers(settings: Settings) -> Iterator[list[Any]]:  # noqa: ARG001
+    # settings is requested so that the workers stop before its database is dropped
     procs: list[Any] = []
     yield procs
     for p in procs:

@@ -83,7 +83,8 @@ def test_type_filters_to_its_kind(client, project, dataset, auth, populated, typ
     assert {t["type"] for t in body["tasks"]} == {type_int}
 
 
-def test_unknown_type_is_400(client, project, dataset, auth, populated):
+@pytest.mark.usefixtures("populated")
+def test_unknown_type_is_400(client, project, dataset, auth):
     r = _get(client, project, dataset, auth, type="export")
     assert r.status_code == 400
     assert r.json()["error_code"] == "ModelArts.0104"
@@ -111,7 +112,8 @@ def test_limit_bounds_accepted(client, project, dataset, auth, populated, limit)
     assert len(body["tasks"]) == min(limit, len(populated[0]))
 
 
-def test_offset_is_a_page_index_and_pages_cover_the_list(client, project, dataset, auth, populated):
+@pytest.mark.usefixtures("populated")
+def test_offset_is_a_page_index_and_pages_cover_the_list(client, project, dataset, auth):
     full = _get(client, project, dataset, auth, limit=100).json()["tasks"]
     order = [(t["create_time"], t["task_id"]) for t in full]
     assert order == sorted(order, reverse=True)  # newest first
@@ -130,7 +132,8 @@ def test_offset_is_a_page_index_and_pages_cover_the_list(client, project, datase
     assert len(pages) == (len(full) + 1) // 2
 
 
-def test_task_name_is_case_insensitive_substring(client, project, dataset, auth, populated):
+@pytest.mark.usefixtures("populated")
+def test_task_name_is_case_insensitive_substring(client, project, dataset, auth):
     body = _get(client, project, dataset, auth, task_name="ALPHA", limit=100, type="auto-grouping")
     names = [t["task_name"] for t in body.json()["tasks"]]
     assert names and all("alpha" in n.lower() for n in names)

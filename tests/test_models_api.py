@@ -141,7 +141,7 @@ def test_http_model_needs_an_endpoint(client, project, auth):
     assert r.status_code == 200, r.text
 
 
-def test_model_size_limit(settings: Settings, project, database_url):
+def test_model_size_limit(settings: Settings, project):
     from fastapi.testclient import TestClient
 
     from labelpilot.app import create_app

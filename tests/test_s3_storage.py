@@ -82,7 +82,7 @@ def test_storage_contract(storage) -> None:
     assert storage.key_of("/some/other/place.png") is None
 
 
-def test_the_service_runs_on_s3(tmp_path: Path, settings: Settings, s3_endpoint: str) -> None:
+def test_the_service_runs_on_s3(settings: Settings, s3_endpoint: str) -> None:
     """Samples, content, thumbnails, a real task with its feature cache, and delete, on S3."""
     st = _s3_settings(settings, s3_endpoint, "service")
     app = create_app(st, run_reaper=False)

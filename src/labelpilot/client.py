@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Generator
 from typing import Any
 from urllib.parse import quote
@@ -117,6 +118,8 @@ class LabelPilotClient:
             timeout=timeout,
             transport=transport,
         )
+        # a client dropped without close() (the CLI's one-shot commands) still closes its sockets
+        weakref.finalize(self, self._http.close)
 
     def close(self) -> None:
         self._http.close()

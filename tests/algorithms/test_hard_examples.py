@@ -126,7 +126,7 @@ def test_augmentation_rules_with_a_real_model(injected, model_dir: Path) -> None
     result = miner.score(emb_u, proba, augmented_proba=aug)
     # inverting MNIST (black digit on white) changes far more predictions than a light blur
     assert result.flagged_by([29]).mean() > result.flagged_by([19]).mean()
-    assert set(r for rs in result.reasons for r in rs) <= {19, 29}
+    assert {r for rs in result.reasons for r in rs} <= {19, 29}
 
 
 # ------------------------------------------------------------------------- rules one by one
@@ -146,7 +146,7 @@ def test_confidence_rule_default_and_scope() -> None:
     miner = HardExampleMiner(rules=[1]).fit(x, y)
     res = miner.score(x[:3], proba, pred)
     # default: below (1 + 1/3) / 2 = 0.667
-    assert [r for r in res.reasons] == [[], [1], [1]]
+    assert list(res.reasons) == [[], [1], [1]]
     scoped = HardExampleMiner(confidence_scope=(0.8, 0.95), rules=[1]).fit(x, y)
     assert scoped.score(x[:3], proba, pred).reasons == [[1], [], []]
 

@@ -7,6 +7,7 @@ import time
 from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from labelpilot.datasets.tables import Dataset
 from labelpilot.engine.context import RunContext
@@ -42,10 +43,12 @@ class SleepRunner(TaskRunner[SleepConfig]):
     running_message: ClassVar[str] = "A sleep task is already running on this dataset."
     Config = SleepConfig
 
+    @override
     def check(self, session: Session, dataset: Dataset, config: SleepConfig) -> None:
         if config.batches < 1:
             raise BadRequest("config.parameters: batches must be at least 1")
 
+    @override
     def run(self, ctx: RunContext, config: SleepConfig) -> TaskResult:
         batches, seconds = config.batches, config.seconds
         with ctx.step("sleep", f"{batches} batches of {seconds}s"):

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.datasets.types import DatasetType, LabelType
@@ -176,6 +177,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
     dataset_types = SUPPORTED_TYPES
     title: ClassVar[str] = "active-learning auto labeling"
 
+    @override
     def check(self, session: Session, dataset: Dataset, config: AutoLabelConfig) -> None:
         labeled, targets = load_items(session, dataset.id)
         if not labeled:
@@ -191,6 +193,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         if not targets:
             raise NoTargetSamples("the dataset has no unlabeled samples left")
 
+    @override
     def run(self, ctx: RunContext, config: AutoLabelConfig) -> TaskResult:
         from labelpilot.algorithms.hard_examples import HardExampleMiner
 

@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from labelpilot.algorithms.linear_head import (
     linear_pipeline,
@@ -184,6 +185,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
 
     # -- request time (no ML) ---------------------------------------------------------------
 
+    @override
     def check(self, session: Session, dataset: Dataset, config: AutoDeployConfig) -> None:
         instance_count(config.inf_config_list, self.settings.service_max_instances)
         items = labeled_items(session, dataset.id)
@@ -205,6 +207,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
 
     # -- worker -----------------------------------------------------------------------------
 
+    @override
     def run(self, ctx: RunContext, config: AutoDeployConfig) -> TaskResult:
         params = config.params
         instances = instance_count(config.inf_config_list, ctx.settings.service_max_instances)

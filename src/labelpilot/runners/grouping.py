@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from labelpilot.datasets.tables import Dataset, Sample
 from labelpilot.datasets.types import IMAGE_DATASET_TYPES
@@ -65,6 +66,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
     dataset_types = IMAGE_DATASET_TYPES
     title: ClassVar[str] = "auto grouping"
 
+    @override
     def check(self, session: Session, dataset: Dataset, config: GroupingConfig) -> None:
         n = config.n_clusters
         images = len(unlabeled_images(session, dataset.id))
@@ -74,6 +76,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 f"images ({images})"
             )
 
+    @override
     def run(self, ctx: RunContext, config: GroupingConfig) -> TaskResult:
         from labelpilot.algorithms.grouping import ImageGrouper
 

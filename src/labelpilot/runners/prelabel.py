@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import field_validator, model_validator
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
 from labelpilot.datasets.tables import STATE_AUTO, STATE_NONE, Dataset, Sample
@@ -152,6 +153,7 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
     running_message: ClassVar[str] = "A pre-label task is already running on this dataset."
     Config = PreLabelConfig
 
+    @override
     def check(self, session: Session, dataset: Dataset, config: PreLabelConfig) -> None:
         model_id = config.model
         if not model_id:
@@ -177,6 +179,7 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                 else "the dataset has no unlabeled or unconfirmed samples"
             )
 
+    @override
     def run(self, ctx: RunContext, config: PreLabelConfig) -> TaskResult:
         from labelpilot.mlmodels.service import load_predictor
 

@@ -22,9 +22,8 @@ STATE_FILTERS: dict[str, str | None] = {
     "MANUAL_ANNOTATION": STATE_ALL,
     "UN_ANNOTATION": STATE_NONE,
     "AUTO_ANNOTATION": STATE_AUTO,
-    **{
-        k: None
-        for k in (
+    **dict.fromkeys(
+        (
             "__UNCHECK__",
             "__ACCEPTED__",
             "__REJECTED__",
@@ -36,7 +35,7 @@ STATE_FILTERS: dict[str, str | None] = {
             "__WORKFORCE_SAMPLED_ACCEPTED__",
             "__WORKFORCE_SAMPLED_REJECTED__",
         )
-    },
+    ),
 }
 
 
