@@ -226,7 +226,7 @@ def injection(
     from PIL import Image, ImageEnhance, ImageFilter
     from skimage.data import lfw_subset
 
-    from labelpilot.algorithms.image_features import image_stats
+    from labelpilot.algorithms.image_stats import image_stats
 
     rng = np.random.default_rng(seed)
     labeled = stratified_mask(y, 0.05, seed)
@@ -583,7 +583,8 @@ def digit_rows(
     args: argparse.Namespace, results: dict[str, Any], seeds: int, n_digits: int, e2e: bool
 ) -> dict[str, Any] | None:
     """Embedding speed, end-to-end tasks and the quality rows of the digits; the injection."""
-    from labelpilot.algorithms.image_features import ImageEmbedder, load_image
+    from labelpilot.algorithms.image_decode import load_image
+    from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
     digits, y_digits = load_mnist(n_digits)
     pngs = [png_bytes(d) for d in digits]

@@ -18,7 +18,8 @@ from labelpilot.algorithms.hard_examples import (
     augment_images,
     augmented_probabilities,
 )
-from labelpilot.algorithms.image_features import ImageEmbedder, image_stats
+from labelpilot.algorithms.image_stats import image_stats
+from labelpilot.mlmodels.image_embedder import ImageEmbedder
 from labelpilot.runners.autolabel import IMAGE_SIZE
 
 KIND_CLEAN, KIND_DARK, KIND_BLUR, KIND_FOREIGN = 0, 1, 2, 3

@@ -1,7 +1,7 @@
 """Auto grouping of images: diffusion-map spectral clustering of CNN embeddings.
 
 :class:`ImageGrouper` clusters L2-normalised image embeddings (from
-:class:`~labelpilot.algorithms.image_features.ImageEmbedder`) into ``n_clusters`` groups,
+:class:`~labelpilot.mlmodels.image_embedder.ImageEmbedder`) into ``n_clusters`` groups,
 optionally taking image brightness, colourfulness and sharpness into account (the ModelArts
 auto-grouping options ``image_brightness``, ``image_colorfulness`` and ``ambiguity``).
 
@@ -80,7 +80,7 @@ from threadpoolctl import threadpool_limits
 __all__ = ["STAT_COLUMNS", "ImageGrouper"]
 
 STAT_COLUMNS: dict[str, int] = {"brightness": 0, "colorfulness": 2, "sharpness": 3}
-"""Columns of :func:`~labelpilot.algorithms.image_features.image_stats` used by the grouper."""
+"""Columns of :func:`~labelpilot.algorithms.image_stats.image_stats` used by the grouper."""
 
 _SELF_TUNING_NEIGHBOR = 7
 _CHUNK = 8192
@@ -267,7 +267,7 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
         embeddings : array-like of shape (n_samples, n_features)
             Image embeddings, e.g. ``ImageEmbedder.embed`` output (float32 is kept as is).
         stats : array-like of shape (n_samples, 7) or None
-            :func:`~labelpilot.algorithms.image_features.image_stats` output; required when any
+            :func:`~labelpilot.algorithms.image_stats.image_stats` output; required when any
             ``use_*`` option is on, ignored otherwise.
 
         Returns

@@ -26,7 +26,7 @@ Every rule gives a *strength* in [0, 1] per sample; the rule fires when its stre
     when a class has fewer than 5 labeled samples). Fires when the ratio exceeds 1; strength
     ``ratio / 2`` (clipped).
 5-10 - image-level distribution shift
-    From :func:`~labelpilot.algorithms.image_features.image_stats` rows: 5 resolution
+    From :func:`~labelpilot.algorithms.image_stats.image_stats` rows: 5 resolution
     (``log(width * height)``), 6 aspect ratio (``log(width / height)``), 7 brightness,
     8 saturation, 9 colourfulness, 10 sharpness (``log1p`` of the Laplacian variance). Robust
     z-score ``|x - median| / max(1.4826 MAD, floor)`` against the labeled samples; fires above
@@ -315,7 +315,7 @@ class HardExampleMiner:
             Embeddings of the labeled samples.
         y_labeled : ndarray of shape (n_l,)
         stats_labeled : ndarray of shape (n_l, 7), optional
-            :func:`~labelpilot.algorithms.image_features.image_stats` of the labeled images.
+            :func:`~labelpilot.algorithms.image_stats.image_stats` of the labeled images.
 
         Returns
         -------

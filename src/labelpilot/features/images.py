@@ -17,7 +17,7 @@ DEFAULT_IMAGE_SIZE = 112  # auto-grouping; auto-label embeds at 224 (see runners
 @lru_cache(maxsize=4)
 def embedder(cache_dir: str, image_size: int = DEFAULT_IMAGE_SIZE) -> object:
     """One ImageEmbedder per process and input size (loading the ONNX session takes a moment)."""
-    from labelpilot.algorithms.image_features import ImageEmbedder
+    from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
     return ImageEmbedder(image_size=image_size, cache_dir=cache_dir)
 

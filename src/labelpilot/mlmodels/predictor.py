@@ -331,7 +331,7 @@ class OnnxPredictor:
         return Prediction(labels[: spec.max_detections], None, size)
 
     def predict_images(self, images: Sequence[bytes]) -> list[Prediction]:
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.image_decode import load_image
 
         if self.config.task == "text_classification":
             raise InvalidModel("this model classifies text, not images")
@@ -417,7 +417,7 @@ class HttpPredictor:
     def predict_images(self, images: Sequence[bytes]) -> list[Prediction]:
         preds = self._call([{"image": base64.b64encode(bytes(b)).decode()} for b in images])
         if self.config.task == "object_detection":  # only boxes need the image size
-            from labelpilot.algorithms.image_features import load_image
+            from labelpilot.algorithms.image_decode import load_image
 
             for p, data in zip(preds, images, strict=True):
                 p.size = load_image(bytes(data)).size

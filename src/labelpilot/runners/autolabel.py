@@ -286,7 +286,7 @@ class AutoLabelRunner:
     def _augmented_proba(self, ctx: RunContext, model: Any, targets: list[Item]) -> Any:
         """Predictions under the default augmentations (reasons 19, 21, 23, 24)."""
         from labelpilot.algorithms.hard_examples import augmented_probabilities
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.image_decode import load_image
         from labelpilot.features.images import embedder
 
         emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)

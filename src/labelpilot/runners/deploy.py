@@ -657,7 +657,7 @@ def _tfidf(params: Params) -> Any:
 
 
 def _config(trained: Trained, classes: list[str]) -> Any:
-    from labelpilot.algorithms.image_features import IMAGENET_MEAN, IMAGENET_STD
+    from labelpilot.mlmodels.backbones import IMAGENET_MEAN, IMAGENET_STD
     from labelpilot.mlmodels.spec import (
         ClassificationOutput,
         ImageInput,

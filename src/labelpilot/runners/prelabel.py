@@ -302,7 +302,7 @@ class PreLabelRunner:
         self, ctx: RunContext, predictor: Predictor, targets: list[Target], preds: list[Prediction]
     ) -> dict[int, np.ndarray]:
         from labelpilot.algorithms.hard_examples import DEFAULT_AUGMENTATIONS, augment_images
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.image_decode import load_image
 
         out = {rid: np.zeros(len(targets)) for rid in DEFAULT_AUGMENTATIONS}
         for start in range(0, len(targets), BATCH):
