@@ -379,7 +379,7 @@ class AutoDeployRunner:
     ) -> Trained:
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-        from labelpilot.algorithms.text_features import TextEmbedder
+        from labelpilot.mlmodels.text_encoders import TextEmbedder
 
         train_texts = [t for t, h in zip(texts, held, strict=True) if not h]
         y_train = y[~held]
