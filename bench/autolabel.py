@@ -66,7 +66,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labelpilot.algorithms.active_learning import expected_calibration_error  # noqa: E402
+from labelpilot.algorithms.calibration import expected_calibration_error  # noqa: E402
 from labelpilot.algorithms.hard_examples import HardExampleMiner  # noqa: E402
 from labelpilot.runners.autolabel import (  # noqa: E402
     IMAGE_SIZE,
@@ -615,7 +615,7 @@ def digit_rows(
 
 
 def text_rows(results: dict[str, Any], n_text: int, text_seeds: int) -> None:
-    from labelpilot.algorithms.text_features import TextEmbedder
+    from labelpilot.mlmodels.text_encoders import TextEmbedder
 
     texts, y_text = load_rotten_tomatoes(n_text or None)
     print(f"\nRotten Tomatoes: {len(texts)} snippets (stratified random subsample of 12,808)")

@@ -76,7 +76,7 @@ def laplacian_variance(grey: np.ndarray) -> np.ndarray:
     """
     c = grey[:, 1:-1, 1:-1]
     lap = grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] + grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] - 4 * c
-    return lap.var(axis=(1, 2))
+    return np.asarray(lap.var(axis=(1, 2)))
 
 
 def image_stats(images: Sequence[Image.Image]) -> np.ndarray:
