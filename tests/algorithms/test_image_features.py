@@ -319,7 +319,8 @@ def test_embedder_separates_mnist_classes(embedder: ImageEmbedder, mnist) -> Non
     assert sims[same].mean() > sims[off].mean() + 0.05
 
 
-def test_inference_needs_no_torch(model_dir: Path, embedder: ImageEmbedder) -> None:
+@pytest.mark.usefixtures("embedder")  # converts the ONNX file the subprocess loads
+def test_inference_needs_no_torch(model_dir: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from PIL import Image\n"

@@ -29,6 +29,7 @@ from labelpilot.runners.common import (
     unsupported_dataset,
     write_samples,
 )
+from labelpilot.samples import attributes
 from labelpilot.samples.service import set_labels
 
 SUPPORTED_TYPES = (0, 100)  # image classification, text classification
@@ -270,7 +271,7 @@ class AutoLabelRunner:
                 batch_size=FEATURE_BATCH,
             )
             return emb, stats
-        from labelpilot.algorithms.text_features import TextEmbedder
+        from labelpilot.mlmodels.text_encoders import TextEmbedder
 
         texts = [read_sample(ctx, i.source).decode("utf-8", errors="replace") for i in items]
         y = np.array([*labels, *([None] * (len(items) - len(labels)))], dtype=object)
@@ -285,7 +286,7 @@ class AutoLabelRunner:
 
     def _augmented_proba(self, ctx: RunContext, model: Any, targets: list[Item]) -> Any:
         """Predictions under the default augmentations (reasons 19, 21, 23, 24)."""
-        from labelpilot.algorithms.hard_examples import augmented_probabilities
+        from labelpilot.algorithms.augment import augmented_probabilities
         from labelpilot.algorithms.image_decode import load_image
         from labelpilot.features.images import embedder
 
@@ -306,11 +307,11 @@ class AutoLabelRunner:
         label_type = 0 if dataset_type == 0 else 100
 
         def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
+            row = (hard.hard[i], hard.coefficient[i], hard.reasons[i])
             prop = s.SampleLabelProperty.model_validate(
                 {
-                    **hard.label_property(i),
-                    "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
-                    "@labelpilot:task_id": ctx.task_id,
+                    **attributes.hard_label_property(*row),
+                    **attributes.model_property(f"{MODEL_NAME}:{MODEL_VERSION}", ctx.task_id),
                 }
             )
             label = s.SampleLabel(
@@ -320,7 +321,7 @@ class AutoLabelRunner:
                 annotated_by="auto",
                 property=prop,
             )
-            meta = {**(sample.meta or {}), **hard.sample_metadata(i)}
+            meta = {**(sample.meta or {}), **attributes.hard_metadata(*row)}
             state = STATE_ALL if accept[i] else STATE_AUTO
             set_labels(sess, ds, sample, [label], state=state, metadata=meta)
 

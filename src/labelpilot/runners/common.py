@@ -14,7 +14,7 @@ from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Sample
 from labelpilot.errors import BadRequest, LabelPilotError
 
 if TYPE_CHECKING:
-    from labelpilot.algorithms.hard_examples import HardExamples
+    from labelpilot.algorithms.hard_rules import HardExamples
     from labelpilot.engine.context import RunContext
 
 WRITE_BATCH = 500
