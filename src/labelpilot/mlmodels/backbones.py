@@ -136,7 +136,8 @@ def load_torch_mobilenet_v2(weights_path: str | os.PathLike[str] | None = None) 
             self.conv = nn.Sequential(*layers)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + self.conv(x) if self.use_res_connect else self.conv(x)
+            out: torch.Tensor = self.conv(x)
+            return x + out if self.use_res_connect else out
 
     class MobileNetV2Features(nn.Module):
         # (expansion t, channels c, repeats n, first stride s), width multiplier 1.0.
@@ -163,7 +164,8 @@ def load_torch_mobilenet_v2(weights_path: str | os.PathLike[str] | None = None) 
             self.classifier = nn.Sequential(nn.Dropout(p=0.2), nn.Linear(1280, 1000))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.features(x).mean(dim=(2, 3))
+            pooled: torch.Tensor = self.features(x).mean(dim=(2, 3))
+            return pooled
 
     model = MobileNetV2Features()
     state = torch.load(path, map_location="cpu", weights_only=True)
