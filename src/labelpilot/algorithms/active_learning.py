@@ -87,7 +87,7 @@ _EPS = 1e-12
 _BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-class AutoLabeler(BaseEstimator):  # type: ignore[misc]  # sklearn is untyped
+class AutoLabeler(BaseEstimator):  # type: ignore[misc, unused-ignore]  # sklearn is untyped
     """Calibrated auto labeling from few labels (``fast``) or few labels plus unlabeled rows
     (``accurate``); see the module docstring for the method.
 

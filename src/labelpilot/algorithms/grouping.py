@@ -91,7 +91,7 @@ _CHUNK = 8192
 _AUTO_HALF_WEIGHT = 0.5
 
 
-class ImageGrouper(ClusterMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped
+class ImageGrouper(ClusterMixin, BaseEstimator):  # type: ignore[misc, unused-ignore]  # sklearn is untyped
     """Group images by content (and optionally brightness, colourfulness, sharpness).
 
     See the module docstring for the method and the measurements behind the defaults.
