@@ -66,7 +66,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labelpilot.algorithms.active_learning import expected_calibration_error  # noqa: E402
+from labelpilot.algorithms.calibration import expected_calibration_error  # noqa: E402
 from labelpilot.algorithms.hard_examples import HardExampleMiner  # noqa: E402
 from labelpilot.runners.autolabel import (  # noqa: E402
     IMAGE_SIZE,
@@ -226,7 +226,7 @@ def injection(
     from PIL import Image, ImageEnhance, ImageFilter
     from skimage.data import lfw_subset
 
-    from labelpilot.algorithms.image_features import image_stats
+    from labelpilot.algorithms.image_stats import image_stats
 
     rng = np.random.default_rng(seed)
     labeled = stratified_mask(y, 0.05, seed)
@@ -581,7 +581,8 @@ def digit_rows(
     args: argparse.Namespace, results: dict[str, Any], seeds: int, n_digits: int, e2e: bool
 ) -> dict[str, Any] | None:
     """Embedding speed, end-to-end tasks and the quality rows of the digits; the injection."""
-    from labelpilot.algorithms.image_features import ImageEmbedder, load_image
+    from labelpilot.algorithms.image_decode import load_image
+    from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
     digits, y_digits = load_mnist(n_digits)
     pngs = [png_bytes(d) for d in digits]
@@ -610,7 +611,7 @@ def digit_rows(
 
 
 def text_rows(results: dict[str, Any], n_text: int, text_seeds: int) -> None:
-    from labelpilot.algorithms.text_features import TextEmbedder
+    from labelpilot.mlmodels.text_encoders import TextEmbedder
 
     texts, y_text = load_rotten_tomatoes(n_text or None)
     print(f"\nRotten Tomatoes: {len(texts)} snippets (stratified random subsample of 12,808)")

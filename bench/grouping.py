@@ -42,11 +42,9 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labelpilot.algorithms.grouping import ImageGrouper  # noqa: E402
-from labelpilot.algorithms.image_features import (  # noqa: E402
-    ImageEmbedder,
-    image_stats,
-    load_image,
-)
+from labelpilot.algorithms.image_decode import load_image  # noqa: E402
+from labelpilot.algorithms.image_stats import image_stats  # noqa: E402
+from labelpilot.mlmodels.image_embedder import ImageEmbedder  # noqa: E402
 from machine_info import print_machine  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labelpilot.algorithms.hard_examples import REASON_NAMES
+from labelpilot.algorithms.hard_rules import REASON_NAMES
 from labelpilot.features.images import feature_version
 from labelpilot.features.store import version_key
 from labelpilot.storage.local import path_from_url

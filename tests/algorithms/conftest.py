@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelpilot.algorithms.image_features import ImageEmbedder
+from labelpilot.mlmodels.image_embedder import ImageEmbedder
 from tests.support.images import mnist as load_mnist
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from labelpilot.algorithms.active_learning import (
-    AutoLabeler,
+from labelpilot.algorithms.active_learning import AutoLabeler
+from labelpilot.algorithms.calibration import (
     auto_accept_threshold,
     error_inflation_bound,
     expected_calibration_error,

@@ -9,7 +9,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from labelpilot.algorithms.grouping import ImageGrouper
-from labelpilot.algorithms.image_features import ImageEmbedder, image_stats
+from labelpilot.algorithms.image_stats import image_stats
+from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,22 @@ from PIL import Image, ImageEnhance, ImageFilter
 from skimage.data import lfw_subset
 
 from labelpilot.algorithms.active_learning import AutoLabeler
-from labelpilot.algorithms.hard_examples import (
+from labelpilot.algorithms.augment import (
     AUGMENTATIONS,
     DEFAULT_AUGMENTATIONS,
-    HardExampleMiner,
     augment_images,
     augmented_probabilities,
 )
-from labelpilot.algorithms.image_features import ImageEmbedder, image_stats
+from labelpilot.algorithms.hard_examples import HardExampleMiner
+from labelpilot.algorithms.hard_rules import (
+    combine_strengths,
+    low_confidence_strength,
+    prediction_change_strength,
+)
+from labelpilot.algorithms.image_stats import image_stats
+from labelpilot.mlmodels.image_embedder import ImageEmbedder
 from labelpilot.runners.autolabel import IMAGE_SIZE
+from labelpilot.samples.attributes import hard_label_property, hard_metadata
 
 KIND_CLEAN, KIND_DARK, KIND_BLUR, KIND_FOREIGN = 0, 1, 2, 3
 
@@ -101,9 +108,11 @@ def test_injected_corruptions_are_flagged(injected) -> None:
     assert np.all((result.coefficient >= 0) & (result.coefficient <= 1))
     np.testing.assert_array_equal(result.hard, result.coefficient >= 0.5)
     np.testing.assert_array_equal(result.hard, np.array([bool(r) for r in result.reasons]))
-    meta = result.sample_metadata(int(np.flatnonzero(result.hard)[0]))
+    first = int(np.flatnonzero(result.hard)[0])
+    row = (result.hard[first], result.coefficient[first], result.reasons[first])
+    meta = hard_metadata(*row)
     assert meta["@modelarts:hard"] == 1.0 and isinstance(meta["@modelarts:hard_reasons"], list)
-    prop = result.label_property(int(np.flatnonzero(result.hard)[0]))
+    prop = hard_label_property(*row)
     assert prop["@modelarts:hard"] == "1"
     assert all(part.isdigit() for part in prop["@modelarts:hard_reasons"].split("-"))
 
@@ -254,3 +263,17 @@ def test_augmentation_defaults_and_errors() -> None:
     assert {19, 21, 23, 24} <= set(DEFAULT_AUGMENTATIONS)
     with pytest.raises(ValueError):
         augment_images([Image.new("RGB", (8, 8))], 30)
+
+
+def test_shared_rules_of_pre_label() -> None:
+    """Rule 1 and rules 19-29 as pre-label applies them (detection scores have no classes)."""
+    top = np.array([0.9, 0.3, 0.6])
+    np.testing.assert_allclose(
+        low_confidence_strength(top, np.array([2, 0, 10])), [0.2, 0.7, 0.4 / 0.9]
+    )
+    scoped = low_confidence_strength(np.array([0.5, 0.1, 0.95]), 3, (0.1, 0.9))
+    np.testing.assert_allclose(scoped, [1.0, 0.5, 0.0])
+    changed = prediction_change_strength(np.array([0.2, 0.7, 0.6]), np.array([True, False, True]))
+    np.testing.assert_allclose(changed, [0.5, 0.499, 0.6])
+    res = combine_strengths({1: scoped, 19: changed}, 3)
+    assert res.reasons == [[1, 19], [1], [19]] and res.hard.all()

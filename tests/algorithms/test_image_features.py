@@ -13,14 +13,10 @@ import pytest
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from labelpilot.algorithms.image_features import (
-    ONNX_FILE,
-    STAT_NAMES,
-    ImageEmbedder,
-    image_stats,
-    laplacian_variance,
-    load_image,
-)
+from labelpilot.algorithms.image_decode import load_image
+from labelpilot.algorithms.image_stats import STAT_NAMES, image_stats, laplacian_variance
+from labelpilot.mlmodels.backbones import ONNX_FILE
+from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
 
@@ -258,7 +254,7 @@ def test_embedder_version_and_cache(model_dir: Path, embedder: ImageEmbedder) ->
 
 def test_embedder_matches_torch(embedder: ImageEmbedder, mnist, astronaut: Image.Image) -> None:
     torch = pytest.importorskip("torch")
-    from labelpilot.algorithms.image_features import load_torch_mobilenet_v2
+    from labelpilot.mlmodels.backbones import load_torch_mobilenet_v2
 
     model = load_torch_mobilenet_v2()
     digits, _ = mnist
@@ -323,12 +319,12 @@ def test_embedder_separates_mnist_classes(embedder: ImageEmbedder, mnist) -> Non
     assert sims[same].mean() > sims[off].mean() + 0.05
 
 
-@pytest.mark.usefixtures("embedder")  # converts the model into model_dir first
+@pytest.mark.usefixtures("embedder")  # converts the ONNX file the subprocess loads
 def test_inference_needs_no_torch(model_dir: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from PIL import Image\n"
-        "from labelpilot.algorithms.image_features import ImageEmbedder\n"
+        "from labelpilot.mlmodels.image_embedder import ImageEmbedder\n"
         f"e = ImageEmbedder(cache_dir={str(model_dir)!r})\n"
         "print(e.embed([Image.new('RGB', (40, 30), (200, 10, 10))]).shape)\n"
     )

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelpilot.algorithms import text_features
 from labelpilot.algorithms.active_learning import AutoLabeler
-from labelpilot.algorithms.text_features import MINILM_DIM, TextEmbedder, minilm_model_path
+from labelpilot.mlmodels import text_encoders
+from labelpilot.mlmodels.text_encoders import MINILM_DIM, TextEmbedder, minilm_model_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -89,9 +89,9 @@ def test_tfidf_mode() -> None:
 
 
 def test_missing_minilm_falls_back_to_tfidf(monkeypatch, caplog) -> None:
-    monkeypatch.setattr(text_features, "minilm_model_path", lambda: None)
+    monkeypatch.setattr(text_encoders, "minilm_model_path", lambda: None)
     texts, _ = rotten_tomatoes(60)
-    with caplog.at_level(logging.WARNING, logger=text_features.__name__):
+    with caplog.at_level(logging.WARNING, logger=text_encoders.__name__):
         emb = TextEmbedder(mode="minilm", tfidf_components=16).fit(texts)
     assert emb.mode_ == "tfidf"
     assert not emb.minilm_available

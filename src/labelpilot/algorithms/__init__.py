@@ -1,13 +1,22 @@
 """Pure machine-learning layer: arrays in, arrays out.
 
-Nothing in this package touches the database, the web layer or the network. Modules:
+Nothing in this package imports the rest of LabelPilot, touches files, the database, the network,
+environment variables or caches; model weights and ONNX sessions live in
+:mod:`labelpilot.mlmodels`. Modules:
 
-``image_features``
-    Decoding of image bytes (:func:`~labelpilot.algorithms.image_features.load_image`),
-    cheap per-image statistics (:func:`~labelpilot.algorithms.image_features.image_stats`) and a
-    pretrained CNN embedding run on CPU through ONNX Runtime
-    (:class:`~labelpilot.algorithms.image_features.ImageEmbedder`).
+``image_decode`` / ``image_stats``
+    Decoding of image bytes and cheap per-image statistics.
+``augment``
+    The ModelArts image augmentations used by the hard-example checks.
+``text_features``
+    TF-IDF text features and the choice between them and sentence embeddings.
+``active_learning`` / ``calibration`` / ``label_spreading``
+    Auto labeling (:class:`~labelpilot.algorithms.active_learning.AutoLabeler`), temperature
+    calibration and the auto-accept threshold, label spreading on a kNN graph.
 ``grouping``
-    Auto grouping of images (:class:`~labelpilot.algorithms.grouping.ImageGrouper`), a
-    scikit-learn style clusterer over embeddings and optional image statistics.
+    Auto grouping of images (:class:`~labelpilot.algorithms.grouping.ImageGrouper`).
+``hard_examples``
+    Hard-example rules (:class:`~labelpilot.algorithms.hard_examples.HardExampleMiner`).
+``linalg`` / ``_graph``
+    Shared kernels: row normalisation, softmax, kNN affinities and spectral embeddings.
 """

@@ -1,7 +1,7 @@
 """Auto grouping of images: diffusion-map spectral clustering of CNN embeddings.
 
 :class:`ImageGrouper` clusters L2-normalised image embeddings (from
-:class:`~labelpilot.algorithms.image_features.ImageEmbedder`) into ``n_clusters`` groups,
+:class:`~labelpilot.mlmodels.image_embedder.ImageEmbedder`) into ``n_clusters`` groups,
 optionally taking image brightness, colourfulness and sharpness into account (the ModelArts
 auto-grouping options ``image_brightness``, ``image_colorfulness`` and ``ambiguity``).
 
@@ -66,36 +66,33 @@ import numbers
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy import linalg
-from scipy.sparse.linalg import eigsh
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
+
+from labelpilot.algorithms._graph import (
+    diffusion_eigenvectors,
+    knn_affinity,
+    local_scale,
+    normalized_affinity,
+    pca_whitening,
+)
+from labelpilot.algorithms.linalg import l2_normalize_rows
 
 __all__ = ["STAT_COLUMNS", "ImageGrouper"]
 
 STAT_COLUMNS: dict[str, int] = {"brightness": 0, "colorfulness": 2, "sharpness": 3}
-"""Columns of :func:`~labelpilot.algorithms.image_features.image_stats` used by the grouper."""
+"""Columns of :func:`~labelpilot.algorithms.image_stats.image_stats` used by the grouper."""
 
 _SELF_TUNING_NEIGHBOR = 7
 _CHUNK = 8192
 _AUTO_HALF_WEIGHT = 0.5
-_MAX_COVARIANCE_DIM = 4096
-_DENSE_EIGEN_MAX = 300  # below this many anchors a dense eigensolver is faster and more robust
 
 
-def _l2_normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return x / norms
-
-
-class ImageGrouper(ClusterMixin, BaseEstimator):
+class ImageGrouper(ClusterMixin, BaseEstimator):  # type: ignore[misc, unused-ignore]  # sklearn is untyped
     """Group images by content (and optionally brightness, colourfulness, sharpness).
 
     See the module docstring for the method and the measurements behind the defaults.
@@ -267,7 +264,7 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
         embeddings : array-like of shape (n_samples, n_features)
             Image embeddings, e.g. ``ImageEmbedder.embed`` output (float32 is kept as is).
         stats : array-like of shape (n_samples, 7) or None
-            :func:`~labelpilot.algorithms.image_features.image_stats` output; required when any
+            :func:`~labelpilot.algorithms.image_stats.image_stats` output; required when any
             ``use_*`` option is on, ignored otherwise.
 
         Returns
@@ -309,43 +306,14 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
         k_nn = int(min(self.n_neighbors, m - 1))
         self.nn_ = NearestNeighbors(n_neighbors=k_nn, algorithm="brute").fit(z_anchor)
         dist, idx = self.nn_.kneighbors(None)  # excludes each point itself
-        scale = self._local_scale(dist)
+        scale = local_scale(dist, _SELF_TUNING_NEIGHBOR)
         self.anchor_scale_ = scale
-        w = np.exp(-(dist.astype(np.float64) ** 2) / (scale[:, None] * scale[idx]))
-        rows = np.repeat(np.arange(m), k_nn)
-        affinity = sp.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(m, m))
-        affinity = affinity.maximum(affinity.T).tocsr()
-        degree = np.asarray(affinity.sum(axis=1)).ravel()
+        affinity = knn_affinity(dist, idx, scale)
 
         # 3. Diffusion-map spectral embedding.
         n_eig = self.n_eigenvectors or max(2 * self.n_clusters, self.n_clusters + 10)
-        inv_sqrt = 1.0 / np.sqrt(degree)
-        normalised = (sp.diags(inv_sqrt) @ affinity @ sp.diags(inv_sqrt)).tocsr()
-        if m <= _DENSE_EIGEN_MAX:
-            n_eig = int(min(n_eig, m))
-            vals, vecs = linalg.eigh(normalised.toarray(), subset_by_index=[m - n_eig, m - 1])
-        else:
-            n_eig = int(min(n_eig, m - 2))
-            # Shift by the identity so the wanted (largest algebraic) eigenvalues are also the
-            # largest in magnitude, ARPACK's fastest mode.
-            shifted = (normalised + sp.identity(m, format="csr")).tocsr()
-            v0 = rng.uniform(-1.0, 1.0, size=m)
-            vals, vecs = eigsh(shifted, k=n_eig, which="LM", v0=v0, tol=1e-6, maxiter=100 * m)
-            vals = vals - 1.0
-        order = np.argsort(-vals)
-        vals, vecs = vals[order], vecs[:, order]
-        # Fix each eigenvector's sign (the solvers' sign is arbitrary) for reproducible output.
-        signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(n_eig)])
-        vecs = vecs * np.where(signs == 0, 1.0, signs)
-        psi = vecs * inv_sqrt[:, None]  # random-walk eigenvectors
-        # Remove the constant direction (the trivial eigenvector, eigenvalue 1): it carries no
-        # grouping information but would dominate the row normalisation. Non-trivial
-        # eigenvectors are degree-orthogonal to constants, so this only removes that one.
-        psi = psi - (degree @ psi) / degree.sum()
-        norms = np.sqrt(degree @ psi**2)  # 1 for non-trivial eigenvectors, ~0 for the trivial
-        keep = norms > 1e-3
-        if keep.any():
-            psi, vals = psi[:, keep], vals[keep]
+        normalised, degree, inv_sqrt = normalized_affinity(affinity)
+        vals, psi = diffusion_eigenvectors(normalised, degree, inv_sqrt, n_eig, rng)
         self.eigenvalues_ = vals
         self.diffusion_time_ = self._diffusion_time(vals)
         weights = np.clip(vals, 0.0, None) ** self.diffusion_time_
@@ -385,7 +353,12 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
                 self.embedding_[part] = self._space(coords, stat_cols, part)
             self.labels_ = self.kmeans_.predict(self.embedding_).astype(np.int64)
 
-    def fit_predict(self, embeddings: Any, stats: Any = None, y: Any = None) -> np.ndarray:
+    def fit_predict(
+        self,
+        embeddings: Any,
+        stats: Any = None,
+        y: Any = None,  # noqa: ARG002 - sklearn API
+    ) -> np.ndarray:
         """Fit and return ``labels_``.
 
         Parameters
@@ -398,7 +371,7 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
         -------
         numpy.ndarray of shape (n_samples,), int64
         """
-        return self.fit(embeddings, stats).labels_
+        return np.asarray(self.fit(embeddings, stats).labels_)
 
     def predict(self, embeddings: Any, stats: Any = None) -> np.ndarray:
         """Assign new images to the fitted groups (Nystroem extension, nearest centre).
@@ -431,41 +404,20 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------------
 
     def _fit_whitening(self, x: np.ndarray, seed: int) -> None:
-        """PCA whitening, exact from the d x d covariance (one GEMM, one partial eigensolve).
-
-        For n >> d (1280) this is faster than randomized SVD, and deterministic. Embeddings wider
-        than ``_MAX_COVARIANCE_DIM`` use randomized SVD instead (O(n d) memory).
-        """
+        """PCA whitening (:func:`~labelpilot.algorithms._graph.pca_whitening`) of the anchors."""
         m, d = x.shape
         # At most one whitened dimension per 10 images (at least 2): whitening directions that
         # few images define amplifies noise (measured on 300 MNIST digits: NMI 0.66 at 32
         # dimensions vs 0.52 at 128), and m images whitened in m - 1 dimensions form a regular
         # simplex, all equidistant.
         q = int(min(self.n_components, d, m - 1, max(2, m // 10)))
-        mean = x.mean(axis=0, dtype=np.float64)
-        if d <= _MAX_COVARIANCE_DIM:
-            # float32 GEMM per chunk (2x faster than float64), accumulated in float64.
-            mean32 = mean.astype(np.float32)
-            cov = np.zeros((d, d), dtype=np.float64)
-            for start in range(0, m, _CHUNK):
-                block = x[start : start + _CHUNK].astype(np.float32) - mean32
-                cov += block.T @ block
-            cov /= max(m - 1, 1)
-            vals, vecs = linalg.eigh(cov, subset_by_index=[d - q, d - 1])
-            vals, vecs = vals[::-1], vecs[:, ::-1]
-        else:
-            centred = x.astype(np.float32) - mean.astype(np.float32)
-            _, sing, vt = randomized_svd(centred, q, random_state=seed)
-            vals, vecs = sing.astype(np.float64) ** 2 / max(m - 1, 1), vt.T
-        keep = vals > max(float(vals[0]), 1e-30) * 1e-8  # drop numerically empty directions
-        vals, vecs = vals[keep], vecs[:, keep]
-        self.pca_mean_ = mean.astype(np.float32)
-        self.pca_explained_variance_ = vals
-        self.whitening_ = (vecs / np.sqrt(vals)).astype(np.float32)  # (d, q)
+        self.pca_mean_, self.pca_explained_variance_, self.whitening_ = pca_whitening(
+            x, q, seed=seed, chunk=_CHUNK
+        )
 
     def _reduce(self, x: np.ndarray) -> np.ndarray:
         z = (x.astype(np.float32, copy=False) - self.pca_mean_) @ self.whitening_
-        return _l2_normalise(z)
+        return l2_normalize_rows(z)
 
     def _diffusion_time(self, vals: np.ndarray) -> float:
         if self.diffusion_time != "auto":
@@ -476,29 +428,20 @@ class ImageGrouper(ClusterMixin, BaseEstimator):
             return 1.0
         return float(np.log(_AUTO_HALF_WEIGHT) / np.log(ref))
 
-    @staticmethod
-    def _local_scale(dist: np.ndarray) -> np.ndarray:
-        col = min(_SELF_TUNING_NEIGHBOR, dist.shape[1]) - 1
-        scale = dist[:, col].astype(np.float64)
-        # Exact duplicates give zero distances; keep the kernel finite.
-        positive = scale[scale > 0]
-        floor = 1e-3 * float(np.median(positive)) if positive.size else 1.0
-        return np.maximum(scale, max(floor, 1e-12))
-
     def _extend(self, z: np.ndarray) -> np.ndarray:
         """Diffusion coordinates of new points from their nearest anchors (Nystroem)."""
         dist, idx = self.nn_.kneighbors(z)
-        scale = self._local_scale(dist)
+        scale = local_scale(dist, _SELF_TUNING_NEIGHBOR)
         w = np.exp(-(dist.astype(np.float64) ** 2) / (scale[:, None] * self.anchor_scale_[idx]))
         total = w.sum(axis=1, keepdims=True)
         total[total == 0] = 1.0
         p = w / total
         coords = np.einsum("ij,ijk->ik", p, self.anchor_coords_[idx])
         vals = np.where(np.abs(self.eigenvalues_) > 1e-12, self.eigenvalues_, 1e-12)
-        return coords / vals
+        return np.asarray(coords / vals)
 
     def _space(self, coords: np.ndarray, stat_cols: np.ndarray | None, rows: np.ndarray) -> Any:
-        spectral = _l2_normalise(coords)
+        spectral = l2_normalize_rows(coords)
         if stat_cols is None or not self.stat_names_:
             return spectral.astype(np.float32)
         z = (stat_cols[rows] - self.stat_mean_) / self.stat_scale_

@@ -1,4 +1,4 @@
-"""Hard-example mining for auto labeling (ModelArts ``@modelarts:hard*`` attributes).
+"""Hard-example mining for auto labeling: the ModelArts hard-example reasons of each sample.
 
 :class:`HardExampleMiner` looks at the auto-labeled (unlabeled) samples next to the labeled ones and
 returns, per sample, a hard flag, a hard coefficient in [0, 1] and the ModelArts reason ids
@@ -26,7 +26,7 @@ Every rule gives a *strength* in [0, 1] per sample; the rule fires when its stre
     when a class has fewer than 5 labeled samples). Fires when the ratio exceeds 1; strength
     ``ratio / 2`` (clipped).
 5-10 - image-level distribution shift
-    From :func:`~labelpilot.algorithms.image_features.image_stats` rows: 5 resolution
+    From :func:`~labelpilot.algorithms.image_stats.image_stats` rows: 5 resolution
     (``log(width * height)``), 6 aspect ratio (``log(width / height)``), 7 brightness,
     8 saturation, 9 colourfulness, 10 sharpness (``log1p`` of the Laplacian variance). Robust
     z-score ``|x - median| / max(1.4826 MAD, floor)`` against the labeled samples; fires above
@@ -37,7 +37,8 @@ Every rule gives a *strength* in [0, 1] per sample; the rule fires when its stre
     For each entry of ``augmented_proba`` (reason id -> probabilities of the augmented sample), the
     rule fires when the arg-max class differs from ``predicted``; strength = total variation
     distance between the two probability rows (at least 0.5 when it fires). See
-    :func:`augment_images` and :data:`DEFAULT_AUGMENTATIONS`.
+    :func:`~labelpilot.algorithms.augment.augment_images` and
+    :data:`~labelpilot.algorithms.augment.DEFAULT_AUGMENTATIONS`.
 30 - outlier
     k-nearest-neighbour outlier score (Ramaswamy et al. 2000) on the labeled and unlabeled samples
     together: ``log`` of the mean cosine distance to the ``n_neighbors`` (10) nearest other
@@ -53,94 +54,36 @@ produced.
 
 Coefficient and flag
 --------------------
-``hard`` is true when at least one rule fires. ``coefficient`` is the noisy-OR of the strengths of
-the rules that fired, ``1 - prod(1 - s_r)`` (>= 0.5, growing with every extra reason), and for
-samples where nothing fired the largest strength (< 0.5), so sorting by it ranks every sample.
+As :func:`~labelpilot.algorithms.hard_rules.combine_strengths`: ``hard`` when a rule fires, the
+noisy-OR of the fired strengths as ``coefficient``.
 
 Augmentations
 -------------
-:func:`augment_images` implements all eleven ModelArts augmentations with Pillow. The ones applied
-by default (:data:`DEFAULT_AUGMENTATIONS`) keep the class of most images: 19 gaussianblur,
-21 crop, 23 scale, 24 translate. 20 fliplr, 22 flipud and 29 invert change the meaning of digits,
-characters and text-like images and are opt-in, as are the photometric 26-28. Text samples get no
+The augmented copies come from :mod:`labelpilot.algorithms.augment`; text samples get no
 augmentation (reasons 19-29 never fire for text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-__all__ = [
-    "AUGMENTATIONS",
-    "DEFAULT_AUGMENTATIONS",
-    "REASON_NAMES",
-    "STAT_SCALE_FLOORS",
-    "HardExampleMiner",
-    "HardExamples",
-    "augment_images",
-    "augmented_probabilities",
-]
+from labelpilot.algorithms.augment import AUGMENTATIONS
+from labelpilot.algorithms.hard_rules import (
+    HardExamples,
+    combine_strengths,
+    low_confidence_strength,
+    prediction_change_strength,
+)
+from labelpilot.algorithms.linalg import l2_normalize_rows
 
-REASON_NAMES: dict[int, str] = {
-    1: "low confidence",
-    2: "clustering disagrees with prediction",
-    3: "far from same-class labeled samples",
-    5: "resolution shift",
-    6: "aspect ratio shift",
-    7: "brightness shift",
-    8: "saturation shift",
-    9: "colorfulness shift",
-    10: "sharpness shift",
-    19: "gaussianblur changes prediction",
-    20: "fliplr changes prediction",
-    21: "crop changes prediction",
-    22: "flipud changes prediction",
-    23: "scale changes prediction",
-    24: "translate changes prediction",
-    25: "shear changes prediction",
-    26: "superpixels changes prediction",
-    27: "sharpen changes prediction",
-    28: "add changes prediction",
-    29: "invert changes prediction",
-    30: "outlier",
-}
+__all__ = ["OUTLIER_SCALE_FLOOR", "STAT_SCALE_FLOORS", "HardExampleMiner"]
 
-AUGMENTATIONS: dict[int, str] = {
-    19: "gaussianblur",
-    20: "fliplr",
-    21: "crop",
-    22: "flipud",
-    23: "scale",
-    24: "translate",
-    25: "shear",
-    26: "superpixels",
-    27: "sharpen",
-    28: "add",
-    29: "invert",
-}
-"""Reason id -> augmentation name (API contract §3.6)."""
-
-DEFAULT_AUGMENTATIONS: tuple[int, ...] = (19, 21, 23, 24)
-"""Augmentations a caller applies by default: they keep the class of most images."""
-
-# reason id -> (column of image_stats, transform name)
-_STAT_RULES: dict[int, str] = {
-    5: "log_area",
-    6: "log_aspect",
-    7: "brightness",
-    8: "saturation",
-    9: "colorfulness",
-    10: "log_sharpness",
-}
 
 STAT_SCALE_FLOORS: dict[int, float] = {
     5: 0.10,  # log area: 10 % change of pixel count ~ one robust unit
@@ -173,67 +116,7 @@ def _stat_columns(stats: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _l2_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0.0] = 1.0
-    return np.asarray(x / norms)
-
-
-# ---------------------------------------------------------------------------------------------
-# Result
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HardExamples:
-    """Per-sample hard-example result.
-
-    Attributes
-    ----------
-    hard : ndarray of bool, shape (n,)
-    coefficient : ndarray of float, shape (n,)
-        In [0, 1]; >= 0.5 exactly for hard samples.
-    reasons : list of list of int, length n
-        Sorted ModelArts reason ids of the rules that fired.
-    strengths : dict of int to ndarray of shape (n,)
-        Strength in [0, 1] of every evaluated rule (a rule fires at >= 0.5).
-    """
-
-    hard: np.ndarray
-    coefficient: np.ndarray
-    reasons: list[list[int]]
-    strengths: dict[int, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.hard.shape[0])
-
-    def flagged_by(self, reason_ids: Sequence[int]) -> np.ndarray:
-        """Boolean mask (n,) of samples with at least one of ``reason_ids``."""
-        wanted = set(reason_ids)
-        return np.array([bool(wanted.intersection(r)) for r in self.reasons], dtype=bool)
-
-    def sample_metadata(self, i: int) -> dict[str, Any]:
-        """``SampleMetadata`` entries (API contract §2.5) of sample ``i``.
-
-        Returns
-        -------
-        dict
-            ``@modelarts:hard`` (1.0 / 0.0), ``@modelarts:hard_coefficient`` (float) and
-            ``@modelarts:hard_reasons`` (list of int).
-        """
-        return {
-            "@modelarts:hard": 1.0 if self.hard[i] else 0.0,
-            "@modelarts:hard_coefficient": round(float(self.coefficient[i]), 4),
-            "@modelarts:hard_reasons": list(self.reasons[i]),
-        }
-
-    def label_property(self, i: int) -> dict[str, str]:
-        """Label-level ``SampleLabelProperty`` entries (strings, reasons joined with ``-``)."""
-        return {
-            "@modelarts:hard": "1" if self.hard[i] else "0",
-            "@modelarts:hard_coefficient": f"{float(self.coefficient[i]):.4f}",
-            "@modelarts:hard_reasons": "-".join(str(r) for r in self.reasons[i]),
-        }
+    return l2_normalize_rows(np.asarray(x, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +198,7 @@ class HardExampleMiner:
             Embeddings of the labeled samples.
         y_labeled : ndarray of shape (n_l,)
         stats_labeled : ndarray of shape (n_l, 7), optional
-            :func:`~labelpilot.algorithms.image_features.image_stats` of the labeled images.
+            :func:`~labelpilot.algorithms.image_stats.image_stats` of the labeled images.
 
         Returns
         -------
@@ -451,22 +334,11 @@ class HardExampleMiner:
             if a.shape != (n, k):
                 raise ValueError(f"augmented_proba[{rule}] must be ({n}, {k})")
             tv = 0.5 * np.abs(a - p).sum(axis=1)
-            changed = a.argmax(axis=1) != pred
-            strengths[rule] = np.where(changed, np.maximum(tv, 0.5), np.minimum(tv, 0.499))
+            strengths[rule] = prediction_change_strength(tv, a.argmax(axis=1) != pred)
         return combine_strengths(strengths, n)
 
     def _rule_confidence(self, p: np.ndarray) -> np.ndarray:
-        k = p.shape[1]
-        top = p.max(axis=1)
-        if self.confidence_scope is not None:
-            lo, hi = self.confidence_scope
-            inside = (top >= lo) & (top <= hi)
-            width = max(hi - lo, 1e-9)
-            # 0.5 at the window edges, up to 1 in the middle of the window
-            depth = 1.0 - np.abs(top - 0.5 * (lo + hi)) / (0.5 * width)
-            return np.where(inside, 0.5 + 0.5 * np.clip(depth, 0.0, 1.0), 0.0)
-        u = (1.0 - top) / (1.0 - 1.0 / k)  # 0 = certain, 1 = uniform
-        return np.clip(u, 0.0, 1.0)  # fires at u >= 0.5, i.e. top <= (1 + 1/k) / 2
+        return low_confidence_strength(p.max(axis=1), p.shape[1], self.confidence_scope)
 
     def _rule_far(self, xu: np.ndarray, pred: np.ndarray) -> np.ndarray:
         out = np.zeros(xu.shape[0])
@@ -521,132 +393,4 @@ class HardExampleMiner:
         med = float(np.median(ref))
         scale = max(1.4826 * float(np.median(np.abs(ref - med))), OUTLIER_SCALE_FLOOR)
         z = (score[n_l:] - med) / scale  # one-sided: only unusually isolated samples
-        return np.clip(z / (2.0 * self.z_threshold), 0.0, 1.0)
-
-
-def combine_strengths(strengths: dict[int, np.ndarray], n: int) -> HardExamples:
-    """Rule strengths ``{reason id: (n,) in [0, 1]}`` -> flags, coefficients and reasons.
-
-    A rule fires at strength >= 0.5; the coefficient is the noisy-OR of the fired strengths
-    (the largest strength when none fired). See the module docstring.
-    """
-    ids = sorted(strengths)
-    if not ids:
-        return HardExamples(np.zeros(n, bool), np.zeros(n), [[] for _ in range(n)], strengths)
-    mat = np.column_stack([np.clip(strengths[r], 0.0, 1.0) for r in ids])
-    fired = mat >= 0.5
-    noisy_or = 1.0 - np.prod(np.where(fired, 1.0 - mat, 1.0), axis=1)
-    hard = np.asarray(fired.any(axis=1), dtype=bool)
-    coefficient = np.where(hard, noisy_or, mat.max(axis=1))
-    reasons = [[ids[j] for j in np.flatnonzero(row)] for row in fired]
-    return HardExamples(hard, np.clip(coefficient, 0.0, 1.0), reasons, strengths)
-
-
-# ---------------------------------------------------------------------------------------------
-# Augmentations
-# ---------------------------------------------------------------------------------------------
-
-
-def _fill_colour(img: Image.Image) -> tuple[int, ...]:
-    """Median colour of the border pixels (used to fill areas uncovered by a geometric change)."""
-    a = np.asarray(img.convert("RGB"))
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    return tuple(int(v) for v in np.median(border, axis=0))
-
-
-def _affine(img: Image.Image, coeffs: tuple[float, ...]) -> Image.Image:
-    return img.transform(
-        img.size,
-        Image.Transform.AFFINE,
-        coeffs,
-        resample=Image.Resampling.BILINEAR,
-        fillcolor=_fill_colour(img),
-    )
-
-
-def _augment_one(img: Image.Image, reason_id: int) -> Image.Image:
-    img = img.convert("RGB")
-    w, h = img.size
-    if reason_id == 19:  # gaussian blur, sigma 2 % of the longer side (at least 1 px)
-        return img.filter(ImageFilter.GaussianBlur(radius=max(1.0, 0.02 * max(w, h))))
-    if reason_id == 20:
-        return ImageOps.mirror(img)
-    if reason_id == 22:
-        return ImageOps.flip(img)
-    if reason_id == 21:  # central crop keeping 80 % of each side, resized back
-        dx, dy = round(0.1 * w), round(0.1 * h)
-        box = (dx, dy, max(dx + 1, w - dx), max(dy + 1, h - dy))
-        return img.crop(box).resize((w, h), Image.Resampling.BILINEAR)
-    if reason_id == 23:  # zoom out to 80 %, centred, border colour around
-        sw, sh = max(1, round(0.8 * w)), max(1, round(0.8 * h))
-        canvas = Image.new("RGB", (w, h), _fill_colour(img))
-        canvas.paste(
-            img.resize((sw, sh), Image.Resampling.BILINEAR), ((w - sw) // 2, (h - sh) // 2)
-        )
-        return canvas
-    if reason_id == 24:  # shift right and down by 10 % of the size
-        return _affine(img, (1.0, 0.0, -0.1 * w, 0.0, 1.0, -0.1 * h))
-    if reason_id == 25:  # horizontal shear 0.2 about the centre
-        sh_ = 0.2
-        return _affine(img, (1.0, sh_, -sh_ * h / 2.0, 0.0, 1.0, 0.0))
-    if reason_id == 26:  # superpixels approximated by 8 x 8 block means
-        small = img.resize((max(1, w // 8), max(1, h // 8)), Image.Resampling.BOX)
-        return small.resize((w, h), Image.Resampling.NEAREST)
-    if reason_id == 27:
-        return ImageEnhance.Sharpness(img).enhance(3.0)
-    if reason_id == 28:  # add 40 to every channel
-        return img.point(lambda v: min(255, v + 40))
-    if reason_id == 29:
-        return ImageOps.invert(img)
-    raise ValueError(f"reason_id must be an augmentation id 19-29, got {reason_id}")
-
-
-def augment_images(images: Sequence[Image.Image], reason_id: int) -> list[Image.Image]:
-    """Apply the ModelArts augmentation ``reason_id`` to every image.
-
-    Parameters
-    ----------
-    images : sequence of PIL.Image.Image, length n
-    reason_id : int
-        19 gaussianblur (sigma = 2 % of the longer side, >= 1 px), 20 fliplr, 21 crop (central
-        80 % of each side, resized back), 22 flipud, 23 scale (zoom out to 80 %, border colour
-        around), 24 translate (10 % right and down), 25 shear (0.2, horizontal), 26 superpixels
-        (8 x 8 block means), 27 sharpen (Pillow sharpness x3), 28 add (+40 per channel),
-        29 invert.
-
-    Returns
-    -------
-    list of PIL.Image.Image, length n
-        RGB images of the original sizes.
-    """
-    if reason_id not in AUGMENTATIONS:
-        raise ValueError(f"reason_id must be an augmentation id 19-29, got {reason_id}")
-    return [_augment_one(img, reason_id) for img in images]
-
-
-def augmented_probabilities(
-    images: Sequence[Image.Image],
-    embed: Callable[[list[Image.Image]], np.ndarray],
-    predict_proba: Callable[[np.ndarray], np.ndarray],
-    reason_ids: Sequence[int] = DEFAULT_AUGMENTATIONS,
-) -> dict[int, np.ndarray]:
-    """``augmented_proba`` for :meth:`HardExampleMiner.score`: embed and classify augmentations.
-
-    Parameters
-    ----------
-    images : sequence of PIL.Image.Image, length n
-    embed : callable
-        Images -> embeddings (n, d), e.g. ``ImageEmbedder(...).embed``.
-    predict_proba : callable
-        Embeddings -> probabilities (n, k), e.g. ``AutoLabeler.predict_proba``.
-    reason_ids : sequence of int, default=DEFAULT_AUGMENTATIONS
-
-    Returns
-    -------
-    dict of int to ndarray of shape (n, k)
-    """
-    out: dict[int, np.ndarray] = {}
-    for rid in reason_ids:
-        aug = augment_images(images, rid)
-        out[rid] = np.asarray(predict_proba(embed(aug)), dtype=np.float64)
-    return out
+        return np.asarray(np.clip(z / (2.0 * self.z_threshold), 0.0, 1.0))

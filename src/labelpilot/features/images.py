@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelpilot.engine.context import RunContext
 from labelpilot.features.store import FeatureStore
 
+if TYPE_CHECKING:  # pragma: no cover - importing it loads ONNX Runtime
+    from labelpilot.mlmodels.image_embedder import ImageEmbedder
+
 STATS_VERSION = "stats-v1"
 DEFAULT_IMAGE_SIZE = 112  # auto-grouping; auto-label embeds at 224 (see runners/autolabel.py)
 
 
 @lru_cache(maxsize=4)
-def embedder(cache_dir: str, image_size: int = DEFAULT_IMAGE_SIZE) -> object:
+def embedder(cache_dir: str, image_size: int = DEFAULT_IMAGE_SIZE) -> ImageEmbedder:
     """One ImageEmbedder per process and input size (loading the ONNX session takes a moment)."""
-    from labelpilot.algorithms.image_features import ImageEmbedder
+    from labelpilot.mlmodels.image_embedder import ImageEmbedder
 
     return ImageEmbedder(image_size=image_size, cache_dir=cache_dir)
 
@@ -29,7 +33,7 @@ def feature_version(cache_dir: str, image_size: int = DEFAULT_IMAGE_SIZE) -> str
     features of different sizes never share a cache entry.
     """
     emb = embedder(cache_dir, image_size)
-    return f"{emb.version}|{STATS_VERSION}"  # type: ignore[attr-defined]
+    return f"{emb.version}|{STATS_VERSION}"
 
 
 def read_sample(ctx: RunContext, source: str) -> bytes:
@@ -63,7 +67,7 @@ def image_features(
 
     def compute(ids: Sequence[str]) -> dict[str, np.ndarray]:
         blobs = [read_sample(ctx, sources[i]) for i in ids]
-        embeddings, stats = emb.embed_bytes(blobs)  # type: ignore[attr-defined]
+        embeddings, stats = emb.embed_bytes(blobs)
         return {"embedding": embeddings.astype(np.float32), "stats": stats.astype(np.float32)}
 
     def on_batch(done: int, total: int) -> None:

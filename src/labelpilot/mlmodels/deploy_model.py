@@ -65,7 +65,7 @@ class Evaluation:
 
 def model_config(trained: Trained) -> ModelConfig:
     """The config of the exported ONNX file: inputs as the training features saw them."""
-    from labelpilot.algorithms.image_features import IMAGENET_MEAN, IMAGENET_STD
+    from labelpilot.mlmodels.backbones import IMAGENET_MEAN, IMAGENET_STD
     from labelpilot.mlmodels.export import IMAGE_INPUT, PROBABILITIES
     from labelpilot.mlmodels.spec import (
         ClassificationOutput,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from labelpilot.algorithms.boxes import nms
 from labelpilot.mlmodels.spec import (
     ClassificationOutput,
     DetectionOutput,
@@ -119,31 +120,6 @@ def check_onnx_bytes(data: bytes) -> None:
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return np.asarray(inter / np.maximum(area + areas - inter, 1e-9))
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
-    """Greedy non-maximum suppression; indices kept, best first."""
-    order = list(np.argsort(-scores, kind="stable"))
-    keep: list[int] = []
-    while order:
-        best = order.pop(0)
-        keep.append(int(best))
-        if not order:
-            break
-        rest = np.array(order)
-        order = [int(i) for i in rest[_iou(boxes[best], boxes[rest]) <= iou]]
-    return keep
 
 
 class OnnxPredictor:
@@ -331,7 +307,7 @@ class OnnxPredictor:
         return Prediction(labels[: spec.max_detections], None, size)
 
     def predict_images(self, images: Sequence[bytes]) -> list[Prediction]:
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.image_decode import load_image
 
         if self.config.task == "text_classification":
             raise InvalidModel("this model classifies text, not images")
@@ -364,7 +340,7 @@ class OnnxPredictor:
         return preds
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        from labelpilot.algorithms.text_features import TextEmbedder
+        from labelpilot.mlmodels.text_encoders import TextEmbedder
 
         if self._text_encoder is None:
             self._text_encoder = TextEmbedder()
@@ -417,7 +393,7 @@ class HttpPredictor:
     def predict_images(self, images: Sequence[bytes]) -> list[Prediction]:
         preds = self._call([{"image": base64.b64encode(bytes(b)).decode()} for b in images])
         if self.config.task == "object_detection":  # only boxes need the image size
-            from labelpilot.algorithms.image_features import load_image
+            from labelpilot.algorithms.image_decode import load_image
 
             for p, data in zip(preds, images, strict=True):
                 p.size = load_image(bytes(data)).size

@@ -64,10 +64,7 @@ def imagenet_classifier(cache_dir: str | os.PathLike[str]) -> tuple[Path, ModelC
 def _export(target: Path) -> None:
     import torch
 
-    from labelpilot.algorithms.image_features import (
-        export_onnx_atomically,
-        load_torch_mobilenet_v2,
-    )
+    from labelpilot.mlmodels.backbones import export_onnx_atomically, load_torch_mobilenet_v2
 
     backbone: Any = load_torch_mobilenet_v2()
 

@@ -33,6 +33,7 @@ from labelpilot.errors import (
 )
 from labelpilot.features.images import feature_version, image_features, read_sample
 from labelpilot.runners.common import hard_example_outputs, parse_scope, write_samples
+from labelpilot.samples import attributes
 from labelpilot.samples.service import set_labels
 from labelpilot.samples.types import NewLabel
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
@@ -293,7 +294,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
                 batch_size=FEATURE_BATCH,
             )
             return emb, stats
-        from labelpilot.algorithms.text_features import TextEmbedder
+        from labelpilot.mlmodels.text_encoders import TextEmbedder
 
         texts = [read_sample(ctx, i.source).decode("utf-8", errors="replace") for i in items]
         y = np.array([*labels, *([None] * (len(items) - len(labels)))], dtype=object)
@@ -308,8 +309,8 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
 
     def _augmented_proba(self, ctx: RunContext, model: Any, targets: list[Item]) -> Any:
         """Predictions under the default augmentations (reasons 19, 21, 23, 24)."""
-        from labelpilot.algorithms.hard_examples import augmented_probabilities
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.augment import augmented_probabilities
+        from labelpilot.algorithms.image_decode import load_image
         from labelpilot.features.images import embedder
 
         emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)
@@ -333,10 +334,10 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         )
 
         def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
+            row = (hard.hard[i], hard.coefficient[i], hard.reasons[i])
             prop = {
-                **hard.label_property(i),
-                "@labelpilot:model": f"{MODEL_NAME}:{MODEL_VERSION}",
-                "@labelpilot:task_id": ctx.task_id,
+                **attributes.hard_label_property(*row),
+                **attributes.model_property(f"{MODEL_NAME}:{MODEL_VERSION}", ctx.task_id),
             }
             label = NewLabel(
                 name=str(predicted[i]),
@@ -345,7 +346,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
                 annotated_by="auto",
                 property=prop,
             )
-            meta = {**(sample.meta or {}), **hard.sample_metadata(i)}
+            meta = {**(sample.meta or {}), **attributes.hard_metadata(*row)}
             state = STATE_ALL if accept[i] else STATE_AUTO
             set_labels(sess, ds, sample, [label], state=state, metadata=meta)
 

@@ -15,7 +15,7 @@ from labelpilot.datasets.types import SampleType
 from labelpilot.errors import BadRequest
 
 if TYPE_CHECKING:
-    from labelpilot.algorithms.hard_examples import HardExamples
+    from labelpilot.algorithms.hard_rules import HardExamples
     from labelpilot.engine.context import RunContext
 
 WRITE_BATCH = 500

@@ -417,7 +417,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
     def _train_text(
         self, ctx: RunContext, texts: list[str], y: np.ndarray, held: np.ndarray, params: Params
     ) -> Trained:
-        from labelpilot.algorithms.text_features import TextEmbedder
+        from labelpilot.mlmodels.text_encoders import TextEmbedder
 
         train_texts = [t for t, h in zip(texts, held, strict=True) if not h]
         y_train = y[~held]

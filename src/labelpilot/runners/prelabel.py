@@ -27,7 +27,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from labelpilot.algorithms.hard_examples import HardExamples, combine_strengths
+from labelpilot.algorithms.hard_rules import (
+    HardExamples,
+    combine_strengths,
+    low_confidence_strength,
+    prediction_change_strength,
+)
 from labelpilot.datasets.tables import STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.datasets.types import DatasetType, LabelType, SampleType
 from labelpilot.engine.context import RunContext, TaskFailed
@@ -51,6 +56,7 @@ from labelpilot.runners.common import (
     parse_scope,
     write_samples,
 )
+from labelpilot.samples import attributes
 from labelpilot.samples.service import set_labels
 from labelpilot.samples.types import NewLabel
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
@@ -310,15 +316,9 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
         low = np.array([min((lb.score for lb in p.labels), default=0.0) for p in preds])
         k = np.array([len(p.scores) if p.scores else 0 for p in preds])
         strengths: dict[int, np.ndarray] = {}
-        if scope is not None:
-            lo, hi = scope
-            depth = 1.0 - np.abs(low - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-9)
-            inside = (low >= lo) & (low <= hi)
-            strengths[1] = np.where(inside, 0.5 + 0.5 * np.clip(depth, 0.0, 1.0), 0.0)
-        else:
-            kk = np.maximum(k, 2)
-            strengths[1] = np.where(k > 0, (1.0 - low) / (1.0 - 1.0 / kk), 1.0 - low)
-        strengths[1] = np.where([not p.labels for p in preds], 1.0, strengths[1])
+        strengths[1] = np.where(
+            [not p.labels for p in preds], 1.0, low_confidence_strength(low, k, scope)
+        )
         if model.task == "image_classification" and 0 < n <= MAX_AUGMENTED:
             strengths.update(self._augmented(ctx, predictor, targets, preds))
         return combine_strengths({r: np.clip(v, 0.0, 1.0) for r, v in strengths.items()}, n)
@@ -326,10 +326,11 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
     def _augmented(
         self, ctx: RunContext, predictor: Predictor, targets: list[Target], preds: list[Prediction]
     ) -> dict[int, np.ndarray]:
-        from labelpilot.algorithms.hard_examples import DEFAULT_AUGMENTATIONS, augment_images
-        from labelpilot.algorithms.image_features import load_image
+        from labelpilot.algorithms.augment import DEFAULT_AUGMENTATIONS, augment_images
+        from labelpilot.algorithms.image_decode import load_image
 
-        out = {rid: np.zeros(len(targets)) for rid in DEFAULT_AUGMENTATIONS}
+        tv = {rid: np.zeros(len(targets)) for rid in DEFAULT_AUGMENTATIONS}
+        changed = {rid: np.zeros(len(targets), dtype=bool) for rid in DEFAULT_AUGMENTATIONS}
         for start in range(0, len(targets), BATCH):
             ctx.check_stop()
             chunk = range(start, min(start + BATCH, len(targets)))
@@ -339,8 +340,8 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                     [_png(im) for im in augment_images(images, rid)]
                 )
                 for i, aug in zip(chunk, augmented, strict=True):
-                    out[rid][i] = _change(preds[i], aug)
-        return out
+                    tv[rid][i], changed[rid][i] = _change(preds[i], aug)
+        return {rid: prediction_change_strength(tv[rid], changed[rid]) for rid in tv}
 
     def _write(
         self,
@@ -365,20 +366,18 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
         def write(sess: Session, ds: Dataset, i: int, sample: Sample) -> None:
             nonlocal empty
             labels = []
+            if hard is not None:
+                hard_row = (hard.hard[i], hard.coefficient[i], hard.reasons[i])
             for lb in preds[i].labels:
                 if lb.name not in known and policy == "skip":
                     skipped[lb.name] += 1
                     continue
                 prop: dict[str, Any] = {}  # attribute keys first, as ModelArts orders them
                 if detection and lb.bbox is not None:
-                    x1, y1, x2, y2 = (round(v, 2) for v in lb.bbox)
-                    prop["@modelarts:shape"] = "bndbox"
-                    prop["@modelarts:feature"] = [[x1, y1], [x2, y2]]
+                    prop.update(attributes.bndbox_property(lb.bbox))
                 if hard is not None:
-                    prop.update(hard.label_property(i))
-                prop["@labelpilot:model"] = tag
-                prop["@labelpilot:model_id"] = model.id
-                prop["@labelpilot:task_id"] = ctx.task_id
+                    prop.update(attributes.hard_label_property(*hard_row))
+                prop.update(attributes.model_property(tag, ctx.task_id, model.id))
                 labels.append(
                     NewLabel(
                         name=lb.name,
@@ -393,9 +392,9 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
             meta = dict(sample.meta or {})
             size = preds[i].size
             if detection and size is not None:
-                meta["@modelarts:size"] = [size[0], size[1], 3]
+                meta.update(attributes.image_size_metadata(size[0], size[1]))
             if hard is not None:
-                meta.update(hard.sample_metadata(i))
+                meta.update(attributes.hard_metadata(*hard_row))
             if not labels:
                 empty += 1
                 if sample.state == STATE_AUTO:
@@ -413,8 +412,8 @@ def _png(image: Any) -> bytes:
     return buf.getvalue()
 
 
-def _change(before: Prediction, after: Prediction) -> float:
-    """Strength of "the top class changed": total variation, >= 0.5 exactly when it changed."""
+def _change(before: Prediction, after: Prediction) -> tuple[float, bool]:
+    """Total variation between the score rows, and whether the top class changed."""
     top = before.labels[0].name if before.labels else None
     changed = (after.labels[0].name if after.labels else None) != top
     if before.scores and after.scores:
@@ -422,4 +421,4 @@ def _change(before: Prediction, after: Prediction) -> float:
         tv = 0.5 * sum(abs(before.scores.get(c, 0.0) - after.scores.get(c, 0.0)) for c in names)
     else:
         tv = 1.0 if changed else 0.0
-    return max(tv, 0.5) if changed else min(tv, 0.499)
+    return tv, changed
