@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labelpilot.algorithms.hard_examples import REASON_NAMES
+from labelpilot.algorithms.hard_rules import REASON_NAMES
 from labelpilot.config import Settings
 from labelpilot.datasets.types import SUPPORTED_DATASET_TYPES
 from labelpilot.tasks.kinds import BUILTIN_KINDS, KindRegistry

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -86,13 +87,30 @@ class Params:
     image_size: int = 224
 
 
-PARAMETERS: dict[str, str] = {
-    "C": "inverse regularisation strength of the logistic regression, > 0 (default 1.0)",
-    "max_iter": "solver iterations, 10-100000 (default 1000)",
-    "eval_ratio": "share of each label's samples held out for evaluation, 0.05-0.5 (default 0.2)",
-    "text_features": "text datasets: auto, minilm or tfidf (default auto)",
-    "seed": "random seed of the split, an integer (default 0)",
-    "image_size": "images: network input side in pixels, 64-448 (default 224, as auto-label)",
+# name -> (parse, valid, what it means); the meaning is also the 400's hint
+PARAMETERS: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool], str]] = {
+    "C": (
+        float,
+        lambda v: v > 0 and np.isfinite(v),
+        "inverse regularisation strength of the logistic regression, > 0 (default 1.0)",
+    ),
+    "max_iter": (int, lambda v: 10 <= v <= 100000, "solver iterations, 10-100000 (default 1000)"),
+    "eval_ratio": (
+        float,
+        lambda v: 0.05 <= v <= 0.5,
+        "share of each label's samples held out for evaluation, 0.05-0.5 (default 0.2)",
+    ),
+    "text_features": (
+        str,
+        lambda v: v in ("auto", "minilm", "tfidf"),
+        "text datasets: auto, minilm or tfidf (default auto)",
+    ),
+    "seed": (int, lambda v: 0 <= v < 2**32, "random seed of the split, an integer (default 0)"),
+    "image_size": (
+        int,
+        lambda v: 64 <= v <= 448,
+        "images: network input side in pixels, 64-448 (default 224, as auto-label)",
+    ),
 }
 
 
@@ -107,31 +125,14 @@ def parse_parameters(raw: list[dict[str, Any]] | None) -> Params:
             raise BadRequest(
                 f"config.parameters: unknown parameter '{name}' for auto-deploy; allowed: {allowed}"
             )
+        parse, valid, meaning = PARAMETERS[name]
         try:
-            if name == "C":
-                v: Any = float(value)
-                ok = v > 0 and np.isfinite(v)
-            elif name == "max_iter":
-                v = int(value)
-                ok = 10 <= v <= 100000
-            elif name == "eval_ratio":
-                v = float(value)
-                ok = 0.05 <= v <= 0.5
-            elif name == "seed":
-                v = int(value)
-                ok = 0 <= v < 2**32
-            elif name == "image_size":
-                v = int(value)
-                ok = 64 <= v <= 448
-            else:
-                v = value
-                ok = v in ("auto", "minilm", "tfidf")
+            v = parse(value)
+            ok = bool(valid(v))
         except ValueError:
             ok = False
         if not ok:
-            raise BadRequest(
-                f"config.parameters: invalid value '{value}' for '{name}': {PARAMETERS[name]}"
-            )
+            raise BadRequest(f"config.parameters: invalid value '{value}' for '{name}': {meaning}")
         values[name] = v
     return Params(**values)
 
