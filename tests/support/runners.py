@@ -55,7 +55,7 @@ class SleepRunner(TaskRunner[SleepConfig]):
             for i in range(batches):
                 time.sleep(seconds)
                 ctx.progress(100.0 * (i + 1) / batches)
-        return {"description": f"slept {batches} batches"}
+        return TaskResult(description=f"slept {batches} batches")
 
 
 class SleepDeployRunner(SleepRunner):

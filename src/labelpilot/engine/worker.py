@@ -19,7 +19,7 @@ from labelpilot.engine.context import RunContext, TaskFailed, TaskLost, TaskStop
 from labelpilot.errors import RunFailed, TaskCode, TaskCrashed
 from labelpilot.ids import utcnow
 from labelpilot.storage import Storage, open_storage
-from labelpilot.tasks.kinds import KindRegistry
+from labelpilot.tasks.kinds import KindRegistry, TaskResult
 from labelpilot.tasks.status import LEASED, TaskStatus, lost_lease_outcome, outcome_path
 from labelpilot.tasks.tables import Task
 from labelpilot.tasks.transitions import transition
@@ -152,12 +152,14 @@ class Worker:
             path = outcome_path(TaskStatus(task.status), outcome)
             if outcome == TaskStatus.SUCCEEDED and path[-1] == TaskStatus.STOPPED:
                 kwargs = {"message": "task stopped"}  # stopped before it could succeed
-            result = kwargs.pop("result", None)
-            if result:
-                task.result = {**(task.result or {}), **result}
+            result: TaskResult | None = kwargs.pop("result", None)
+            if result is not None:
+                fields = result.fields()
+                if fields:
+                    task.result = {**(task.result or {}), **fields}
                 for field in ("model_id", "model_name", "model_version"):
-                    if result.get(field):
-                        setattr(task, field, result[field])
+                    if getattr(result, field):
+                        setattr(task, field, getattr(result, field))
             for step in path[:-1]:
                 message = "stop requested" if step == TaskStatus.STOPPING else None
                 transition(s, task, step, message=message)
@@ -202,7 +204,7 @@ class Worker:
                 TaskStatus.SUCCEEDED,
                 code=TaskCode.SUCCEEDED,
                 message=runner.success_message,
-                result=result or {},
+                result=result,
             )
         except TaskStopped:
             self._finish(task_id, TaskStatus.STOPPED, message="task stopped")

@@ -268,7 +268,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         if ctx.collect_key_sample:
             samples = [(t.sample_id, t.source) for t in targets]
             result.update(hard_example_outputs(ctx, samples, hard))
-        return result
+        return TaskResult(**result)
 
     # -- steps ------------------------------------------------------------------------------
 

@@ -219,9 +219,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
             self._cleanup(ctx, created)
             raise
 
-    def _run(
-        self, ctx: RunContext, params: Params, instances: int, created: Created
-    ) -> dict[str, Any]:
+    def _run(self, ctx: RunContext, params: Params, instances: int, created: Created) -> TaskResult:
         with ctx.db.read() as sess:
             ds = sess.get(Dataset, ctx.dataset_id)
             assert ds is not None
@@ -316,7 +314,7 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
                     created=created,
                 )
             )
-        return result
+        return TaskResult(**result)
 
     def _deploy(
         self,

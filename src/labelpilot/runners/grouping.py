@@ -123,7 +123,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                     ctx.dataset_id, "auto-grouping", ctx.task_id, "groups.manifest"
                 )
                 result["manifest_path"] = ctx.storage.put(key, ("\n".join(lines) + "\n").encode())
-        return result
+        return TaskResult(**result)
 
     @staticmethod
     def _write_metadata(ctx: RunContext, ids: list[str], groups: list[int], prop: str) -> None:

@@ -254,7 +254,7 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
             result["hard_sample_count"] = int(np.asarray(hard.hard).sum())
             samples = [(t.sample_id, t.source) for t in targets]
             result.update(hard_example_outputs(ctx, samples, hard))
-        return result
+        return TaskResult(**result)
 
     # -- steps ------------------------------------------------------------------------------
 

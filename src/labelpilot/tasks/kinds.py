@@ -36,7 +36,26 @@ class TaskConfig(BaseModel):
 
 
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
-TaskResult = dict[str, Any]  # merged into the task's ``result`` (free-form in the contract)
+
+
+class TaskResult(BaseModel):
+    """What a run returns: fields merged into the task's ``result`` (free-form in the contract).
+
+    The model a run used or made (``model_id``/``model_name``/``model_version``) also goes to the
+    task's own columns, which ListTasks shows.
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    model_id: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The result's fields as stored: every extra field, the model fields when set."""
+        data = self.model_dump()
+        return {k: v for k, v in data.items() if v is not None or k not in type(self).model_fields}
+
 
 # Kinds ModelArts defines: a name here without a registered runner answers 501, not 400.
 MODELARTS_KINDS = ("auto-label", "pre-label", "auto-grouping", "auto-deploy")
