@@ -18,8 +18,6 @@ from labelpilot.algorithms import text_features
 from labelpilot.algorithms.active_learning import AutoLabeler
 from labelpilot.algorithms.text_features import MINILM_DIM, TextEmbedder, minilm_model_path
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @functools.cache
 def _rotten_tomatoes_rows() -> tuple[tuple[str, int], ...]:
