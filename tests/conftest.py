@@ -21,6 +21,13 @@ from labelpilot.db import Database
 PG_ADMIN_URL = os.environ.get(
     "LABELPILOT_TEST_PG_URL"
 )  # e.g. postgresql+psycopg://u@127.0.0.1/postgres
+SLOW_TIMEOUT = 900  # seconds for tests marked slow; the others get pyproject's timeout
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
 @pytest.fixture
@@ -72,8 +79,12 @@ def settings(
 
 
 @pytest.fixture
-def app(settings: Settings) -> Any:
-    return create_app(settings, run_reaper=False)
+def app(settings: Settings) -> Iterator[Any]:
+    application = create_app(settings, run_reaper=False)
+    yield application
+    # tests without a TestClient never run the lifespan: close the pool now, not at collection
+    # (psycopg warns about connections garbage-collected while open)
+    application.state.services.db.dispose()
 
 
 @pytest.fixture

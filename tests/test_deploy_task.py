@@ -155,6 +155,8 @@ def test_image_dataset_becomes_a_live_service(client, db, settings, project, aut
         [p.to_json() for p in http_model.predict_images(images)],
         [p.to_json() for p in local.predict_images(images)],
     )
+    http_model.close()  # its pooled connection to the service
+    local.close()
 
     # a pre-label task uses the deployed service on new, unlabeled digits
     post_samples(client, project, ds, auth, sample_items(X[:10], prefix="new"))
@@ -219,6 +221,7 @@ def test_text_dataset_becomes_a_live_service(client, db, settings, project, auth
     assert r.status_code == 200, r.text
     local = _in_process(settings, db, project, res["model_id"])
     _same(r.json()["predictions"], [p.to_json() for p in local.predict_texts(texts)])
+    local.close()
     raw = httpx.post(
         res["access_address"],
         content=texts[0].encode(),

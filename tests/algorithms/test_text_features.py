@@ -18,8 +18,6 @@ from labelpilot.algorithms.active_learning import AutoLabeler
 from labelpilot.mlmodels import text_encoders
 from labelpilot.mlmodels.text_encoders import MINILM_DIM, TextEmbedder, minilm_model_path
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @functools.cache
 def _rotten_tomatoes_rows() -> tuple[tuple[str, int], ...]:
