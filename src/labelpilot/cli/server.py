@@ -151,6 +151,9 @@ def credentials_create(
     from labelpilot.auth.service import create_credential
 
     db, _ = _services(_settings(data_dir))
-    with db.transaction() as s:
-        cred = create_credential(s, project_id, token_hours)
+    try:
+        with db.transaction() as s:
+            cred = create_credential(s, project_id, token_hours)
+    finally:
+        db.dispose()
     typer.echo(json.dumps(cred.as_dict()))
