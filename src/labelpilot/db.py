@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -149,6 +150,43 @@ def _begin_immediate(engine: Engine) -> None:
                 time.sleep(pause)
 
 
+class _FairLock:
+    """A first-come, first-served lock, re-entrant per thread.
+
+    SQLite's busy handler polls: a writer that commits and begins again at once (a batched
+    import) wins the write lock over waiters every time. Inside one process, write transactions
+    queue here in arrival order instead, so every waiter gets its turn after one batch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                ticket = self._next_ticket
+                self._next_ticket += 1
+                self._cond.wait_for(lambda: self._serving == ticket)
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._serving += 1
+                    self._cond.notify_all()
+
+
 class Database:
     """Engines and session factories: ``transaction()`` for writes, ``read()`` for reads."""
 
@@ -161,13 +199,18 @@ class Database:
             _begin_immediate(self.write_engine)
         else:
             self.write_engine = self.engine
+        self._write_turns = _FairLock() if self.is_sqlite else None
         self.sessionmaker = sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A write session that commits at the end of the block or rolls back on error."""
-        with self.sessionmaker() as session, session.begin():
+        """A write session that commits at the end of the block or rolls back on error.
+
+        On SQLite, this process's write transactions take turns in arrival order.
+        """
+        turns = self._write_turns.hold() if self._write_turns else nullcontext()
+        with turns, self.sessionmaker() as session, session.begin():
             yield session
 
     def run(self, work: Callable[[Session], T]) -> T:
