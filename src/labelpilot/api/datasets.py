@@ -20,7 +20,7 @@ from labelpilot.api.deps import (
 )
 from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.datasets import service as datasets
-from labelpilot.samples.importing import import_data_sources
+from labelpilot.samples.importing import create_dataset_with_sources
 from labelpilot.tasks import service as tasks
 
 router = APIRouter(tags=["datasets"])
@@ -33,22 +33,20 @@ router = APIRouter(tags=["datasets"])
     response_model_exclude_none=True,
 )
 def create_dataset(
-    project_id: ProjectId, body: s.CreateDatasetRequest, session: WriteSession, svc: Svc
+    project_id: ProjectId, body: s.CreateDatasetRequest, svc: Svc
 ) -> s.CreateDatasetResponse:
-    """Create a dataset; files under ``data_sources`` are imported as samples."""
-    new = translate.new_dataset(body)
-    ds = datasets.create_dataset(
-        session=session, storage=svc.storage, project_id=project_id, new=new
-    )
-    n = import_data_sources(
-        session=session,
+    """Create a dataset; files under ``data_sources`` are imported as samples.
+
+    Its own transactions: the import commits in bounded batches (``samples.importing``).
+    """
+    dataset_id, n = create_dataset_with_sources(
+        db=svc.db,
         storage=svc.storage,
-        dataset=ds,
-        sources=new.data_sources,
-        import_annotations=new.import_annotations,
+        project_id=project_id,
+        new=translate.new_dataset(body),
         policy=svc.import_policy,
     )
-    return s.CreateDatasetResponse(dataset_id=ds.id, imported_sample_count=n)
+    return s.CreateDatasetResponse(dataset_id=dataset_id, imported_sample_count=n)
 
 
 @router.get(

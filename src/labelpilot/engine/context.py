@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from labelpilot.config import Settings
 from labelpilot.db import Database
@@ -79,20 +80,24 @@ class RunContext:
     def progress(self, percent: float) -> None:
         """Record progress (0-100) and check for a stop."""
         pct = max(0.0, min(100.0, float(percent)))
-        with self.db.transaction() as s:
-            s.execute(
+        self.db.run(
+            lambda s: s.execute(
                 update(Task)
                 .where(Task.id == self.task_id, Task.worker_id == self.worker_id)
                 .values(progress=pct, updated_at=utcnow())
             )
+        )
         self.check_stop()
 
     def set_result(self, **fields: Any) -> None:
         """Merge ``fields`` into the task's result now (visible while it runs)."""
-        with self.db.transaction() as s:
+
+        def merge(s: Session) -> None:
             task = s.get(Task, self.task_id)
             if task is not None and task.worker_id == self.worker_id:
                 task.result = {**(task.result or {}), **fields}
+
+        self.db.run(merge)
 
     def _parent_event_id(self) -> int | None:
         if self._running_event_id is None:
@@ -110,7 +115,8 @@ class RunContext:
     def step(self, name: str, description: str = "") -> Iterator[None]:
         """A sub-event of the ``running`` event, timed, marked failed if the block raises."""
         parent = self._parent_event_id()
-        with self.db.transaction() as s:
+
+        def open_event(s: Session) -> int:
             ev = TaskEvent(
                 task_id=self.task_id,
                 parent_id=parent,
@@ -123,7 +129,9 @@ class RunContext:
             )
             s.add(ev)
             s.flush()
-            ev_id = ev.id
+            return ev.id
+
+        ev_id = self.db.run(open_event)
         status, err = "success", None
         try:
             yield
@@ -135,12 +143,15 @@ class RunContext:
             status, err = "failed", str(exc)[:500]
             raise
         finally:
-            with self.db.transaction() as s:
-                ev2 = s.get(TaskEvent, ev_id)
-                if ev2 is not None:
-                    ev2.status = status
-                    ev2.end_time = now_ms()
-                    ev2.error_message = err
+
+            def close_event(s: Session) -> None:
+                ev = s.get(TaskEvent, ev_id)
+                if ev is not None and ev.end_time is None:  # not closed as lost meanwhile
+                    ev.status = status
+                    ev.end_time = now_ms()
+                    ev.error_message = err
+
+            self.db.run(close_event)
 
     def is_running(self) -> bool:
         with self.db.read() as s:

@@ -11,10 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from labelpilot.config import Settings
 from labelpilot.datasets.service import snapshot_counters
-from labelpilot.db import Database
+from labelpilot.db import Database, is_transient
 from labelpilot.engine.context import RunContext, TaskFailed, TaskLost, TaskStopped
 from labelpilot.errors import RunFailed, TaskCode, TaskCrashed
 from labelpilot.ids import utcnow
@@ -27,41 +28,45 @@ from labelpilot.tasks.transitions import transition
 log = logging.getLogger(__name__)
 
 
+def _record_lost(s: Session, task: Task, settings: Settings, why: str) -> None:
+    """End or requeue a task whose attempt was lost; that attempt's open events end "lost"."""
+    outcome = lost_lease_outcome(TaskStatus(task.status), task.attempts, settings.max_attempts)
+    if outcome == TaskStatus.STOPPED:
+        transition(s, task, outcome, message=f"task stopped; {why}", lost=True)
+    elif outcome == TaskStatus.QUEUING:
+        transition(
+            s,
+            task,
+            outcome,
+            message=f"{why}; requeued (attempt {task.attempts + 1} of {settings.max_attempts})",
+            lost=True,
+        )
+    else:
+        transition(
+            s,
+            task,
+            outcome,
+            code=RunFailed.error_code,
+            message="task failed",
+            error_code=TaskCrashed.error_code,
+            error_msg=f"{why} after {task.attempts} attempt(s)",
+            lost=True,
+        )
+
+
 def reap_expired(db: Database, settings: Settings) -> int:
     """End or requeue tasks whose worker stopped renewing its lease; return how many."""
-    now = utcnow()
-    count = 0
-    with db.transaction() as s:
+
+    def reap(s: Session) -> int:
+        now = utcnow()
         expired = s.scalars(
             select(Task).where(Task.status.in_(LEASED)).where(Task.lease_expires_at < now)
         ).all()
         for task in expired:
-            count += 1
-            lost = f"worker {task.worker_id} lost (lease expired)"
-            outcome = lost_lease_outcome(
-                TaskStatus(task.status), task.attempts, settings.max_attempts
-            )
-            if outcome == TaskStatus.STOPPED:
-                transition(s, task, outcome, message=f"task stopped; {lost}")
-            elif outcome == TaskStatus.QUEUING:
-                transition(
-                    s,
-                    task,
-                    outcome,
-                    message=f"{lost}; requeued (attempt {task.attempts + 1} of "
-                    f"{settings.max_attempts})",
-                )
-            else:
-                transition(
-                    s,
-                    task,
-                    outcome,
-                    code=RunFailed.error_code,
-                    message="task failed",
-                    error_code=TaskCrashed.error_code,
-                    error_msg=f"{lost} after {task.attempts} attempt(s)",
-                )
-    return count
+            _record_lost(s, task, settings, f"worker {task.worker_id} lost (lease expired)")
+        return len(expired)
+
+    return db.run(reap)
 
 
 class Worker:
@@ -87,84 +92,105 @@ class Worker:
 
     def claim(self) -> str | None:
         """Claim the oldest queued task (conditional update: exactly one worker wins)."""
+        return self.db.run(self._claim)
+
+    def _claim(self, s: Session) -> str | None:
         lease = timedelta(seconds=self.settings.lease_seconds)
-        with self.db.transaction() as s:
-            candidates = s.scalars(
-                select(Task.id)
-                .where(Task.status == TaskStatus.QUEUING, Task.worker_id.is_(None))
-                .order_by(Task.create_time, Task.id)
-                .limit(5)
-            ).all()
-            for task_id in candidates:
-                now = utcnow()
-                res = s.execute(
-                    update(Task)
-                    .where(
-                        Task.id == task_id,
-                        Task.status == TaskStatus.QUEUING,
-                        Task.worker_id.is_(None),
-                    )
-                    .values(
-                        worker_id=self.worker_id,
-                        lease_expires_at=now + lease,
-                        attempts=Task.attempts + 1,
-                    )
-                    .execution_options(synchronize_session=False)
+        candidates = s.scalars(
+            select(Task.id)
+            .where(Task.status == TaskStatus.QUEUING, Task.worker_id.is_(None))
+            .order_by(Task.create_time, Task.id)
+            .limit(5)
+        ).all()
+        for task_id in candidates:
+            now = utcnow()
+            res = s.execute(
+                update(Task)
+                .where(
+                    Task.id == task_id,
+                    Task.status == TaskStatus.QUEUING,
+                    Task.worker_id.is_(None),
                 )
-                if res.rowcount == 1:  # type: ignore[attr-defined]
-                    task = s.get(Task, task_id)
-                    assert task is not None
-                    s.refresh(task)
-                    transition(
-                        s, task, TaskStatus.INITIALIZING, message="task assigned to a worker"
-                    )
-                    return task_id
+                .values(
+                    worker_id=self.worker_id,
+                    lease_expires_at=now + lease,
+                    attempts=Task.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                task = s.get(Task, task_id)
+                assert task is not None
+                s.refresh(task)
+                transition(s, task, TaskStatus.INITIALIZING, message="task assigned to a worker")
+                return task_id
         return None
 
     def _heartbeat(self, ctx: RunContext, done: threading.Event) -> None:
         lease = timedelta(seconds=self.settings.lease_seconds)
         while not done.wait(self.settings.heartbeat_seconds):
             try:
-                with self.db.transaction() as s:
-                    res = s.execute(
-                        update(Task)
-                        .where(Task.id == ctx.task_id, Task.worker_id == self.worker_id)
-                        .values(lease_expires_at=utcnow() + lease)
-                        .execution_options(synchronize_session=False)
-                    )
-                    if res.rowcount == 0:  # type: ignore[attr-defined]
-                        ctx.lost_flag.set()
-                        return
-                    status = s.scalar(select(Task.status).where(Task.id == ctx.task_id))
-                    if status == TaskStatus.STOPPING:
-                        ctx.stop_flag.set()
-            except Exception:  # keep heartbeating through transient database errors
+                status = self.db.run(lambda s: self._renew(s, ctx.task_id, lease))
+            except Exception:  # keep heartbeating through database errors
                 log.exception("heartbeat failed for task %s", ctx.task_id)
+                continue
+            if status is None:
+                ctx.lost_flag.set()
+                return
+            if status == TaskStatus.STOPPING:
+                ctx.stop_flag.set()
+
+    def _renew(self, s: Session, task_id: str, lease: timedelta) -> int | None:
+        """Extend our lease; the task's status, or None if it is no longer ours."""
+        res = s.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.worker_id == self.worker_id)
+            .values(lease_expires_at=utcnow() + lease)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount == 0:  # type: ignore[attr-defined]
+            return None
+        return s.scalar(select(Task.status).where(Task.id == task_id))
 
     # -- execution -----------------------------------------------------------------------
 
     def _finish(self, task_id: str, outcome: TaskStatus, **kwargs: Any) -> None:
         """Record a run's outcome along the path the outcome rules give."""
-        with self.db.transaction() as s:
+        self.db.run(lambda s: self._record_outcome(s, task_id, outcome, dict(kwargs)))
+
+    def _record_outcome(
+        self, s: Session, task_id: str, outcome: TaskStatus, kwargs: dict[str, Any]
+    ) -> None:
+        task = s.get(Task, task_id)
+        if task is None or task.worker_id != self.worker_id:
+            return  # taken over by the reaper; nothing of ours to record
+        path = outcome_path(TaskStatus(task.status), outcome)
+        if outcome == TaskStatus.SUCCEEDED and path[-1] == TaskStatus.STOPPED:
+            kwargs = {"message": "task stopped"}  # stopped before it could succeed
+        result: TaskResult | None = kwargs.pop("result", None)
+        if result is not None:
+            fields = result.fields()
+            if fields:
+                task.result = {**(task.result or {}), **fields}
+            for field in ("model_id", "model_name", "model_version"):
+                if getattr(result, field):
+                    setattr(task, field, getattr(result, field))
+        for step in path[:-1]:
+            message = "stop requested" if step == TaskStatus.STOPPING else None
+            transition(s, task, step, message=message)
+        snapshot_counters(s, task)
+        transition(s, task, path[-1], **kwargs)
+
+    def _give_up(self, task_id: str, exc: BaseException) -> None:
+        """Hand back a task whose run met a database failure that outlasted the retries."""
+
+        def give_up(s: Session) -> None:
             task = s.get(Task, task_id)
-            if task is None or task.worker_id != self.worker_id:
-                return  # taken over by the reaper; nothing of ours to record
-            path = outcome_path(TaskStatus(task.status), outcome)
-            if outcome == TaskStatus.SUCCEEDED and path[-1] == TaskStatus.STOPPED:
-                kwargs = {"message": "task stopped"}  # stopped before it could succeed
-            result: TaskResult | None = kwargs.pop("result", None)
-            if result is not None:
-                fields = result.fields()
-                if fields:
-                    task.result = {**(task.result or {}), **fields}
-                for field in ("model_id", "model_name", "model_version"):
-                    if getattr(result, field):
-                        setattr(task, field, getattr(result, field))
-            for step in path[:-1]:
-                message = "stop requested" if step == TaskStatus.STOPPING else None
-                transition(s, task, step, message=message)
-            snapshot_counters(s, task)
-            transition(s, task, path[-1], **kwargs)
+            if task is not None and task.worker_id == self.worker_id:
+                why = f"worker {self.worker_id} lost its database ({type(exc).__name__})"
+                _record_lost(s, task, self.settings, why)
+
+        self.db.run(give_up)
 
     def execute(self, task_id: str) -> None:
         """Run a claimed task to its end state."""
@@ -188,14 +214,7 @@ class Worker:
         hb = threading.Thread(target=self._heartbeat, args=(ctx, done), daemon=True)
         hb.start()
         try:
-            with self.db.transaction() as s:
-                task = s.get(Task, task_id)
-                assert task is not None
-                if task.worker_id != self.worker_id:
-                    raise TaskLost(task_id)
-                if task.status == TaskStatus.STOPPING:
-                    raise TaskStopped(task_id)
-                transition(s, task, TaskStatus.RUNNING, message=f"{task.task_type} task running")
+            self.db.run(lambda s: self._start(s, task_id))
             runner = self.kinds.get(ctx.task_type)
             # the config was checked at CreateTask; the worker reads it through the same type
             result = runner.run(ctx, runner.parse_config(ctx.config, ctx.model_id))
@@ -220,6 +239,10 @@ class Worker:
                 error_msg=exc.message,
             )
         except Exception as exc:
+            if is_transient(exc):  # the retries ran out: another attempt, not a failed task
+                log.warning("task %s: database unavailable; handing it back", task_id)
+                self._give_up(task_id, exc)
+                return
             log.error("task %s crashed:\n%s", task_id, traceback.format_exc())
             self._finish(
                 task_id,
@@ -233,6 +256,15 @@ class Worker:
         finally:
             done.set()
             hb.join(timeout=5)
+
+    def _start(self, s: Session, task_id: str) -> None:
+        task = s.get(Task, task_id)
+        assert task is not None
+        if task.worker_id != self.worker_id:
+            raise TaskLost(task_id)
+        if task.status == TaskStatus.STOPPING:
+            raise TaskStopped(task_id)
+        transition(s, task, TaskStatus.RUNNING, message=f"{task.task_type} task running")
 
     def run_once(self) -> bool:
         """Reap expired leases, then claim and run one task; False if the queue was empty."""

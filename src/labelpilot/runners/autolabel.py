@@ -314,8 +314,18 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         from labelpilot.features.images import embedder
 
         emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)
-        images = [network_sized(load_image(read_sample(ctx, t.source))) for t in targets]
-        return augmented_probabilities(images, emb.embed, model.predict_proba)
+        # One embedder batch at a time, so a stop is seen within one batch's four embeddings;
+        # the network sees the same batches as in one call, so the numbers do not change.
+        parts: dict[int, list[np.ndarray]] = {}
+        for lo in range(0, len(targets), emb.batch_size):
+            ctx.check_stop()
+            chunk = targets[lo : lo + emb.batch_size]
+            images = [network_sized(load_image(read_sample(ctx, t.source))) for t in chunk]
+            for rid, proba in augmented_probabilities(
+                images, emb.embed, model.predict_proba
+            ).items():
+                parts.setdefault(rid, []).append(proba)
+        return {rid: np.concatenate(chunks) for rid, chunks in parts.items()}
 
     def _write(
         self,

@@ -49,7 +49,7 @@ ALLOWED: dict[TaskStatus | None, frozenset[TaskStatus]] = {
 }
 
 # Status of a level-0 event while its task is in a status; once the task leaves it, the event
-# ends "failed" if the task failed and "success" otherwise.
+# ends as ``closing_event_status`` says.
 EVENT_STATUS: dict[TaskStatus, str] = {
     S.QUEUING: "waiting",
     S.INITIALIZING: "running",
@@ -59,6 +59,19 @@ EVENT_STATUS: dict[TaskStatus, str] = {
     S.SUCCEEDED: "success",
     S.STOPPED: "success",
 }
+
+
+# What the still-open events of an attempt end as: a lost attempt (its worker died, or gave it
+# up after a transient database failure) ended neither well nor badly, it ended "lost".
+EVENT_LOST = "lost"
+EVENT_END_STATUSES: frozenset[str] = frozenset({"success", "failed", EVENT_LOST})
+
+
+def closing_event_status(new: TaskStatus, *, lost: bool) -> str:
+    """The status the open events get when their task moves to ``new``."""
+    if lost:
+        return EVENT_LOST
+    return "failed" if new == S.FAILED else "success"
 
 
 def active_sql(column: str = "status") -> str:

@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelpilot.ids import now_ms, utcnow
-from labelpilot.tasks.status import EVENT_STATUS, TERMINAL, TaskStatus, allowed
+from labelpilot.tasks.status import (
+    EVENT_STATUS,
+    TERMINAL,
+    TaskStatus,
+    allowed,
+    closing_event_status,
+)
 from labelpilot.tasks.tables import Task, TaskEvent
 
 
@@ -55,11 +61,13 @@ def transition(
     error_msg: str | None = None,
     error_detail: str | None = None,
     now: datetime | None = None,
+    lost: bool = False,
 ) -> None:
     """Move ``task`` to ``new_status`` (checked) and append the event that records it.
 
     A task not created yet (``status`` None) may only enter ``queuing``: its row and its first
-    event are flushed together.
+    event are flushed together. ``lost``: the attempt that ran ended without an outcome (its
+    worker is gone); its open events end "lost".
     """
     old = _status_of(task)
     new_status = TaskStatus(new_status)
@@ -74,10 +82,8 @@ def transition(
     if old is None:
         ordinal = 1
     else:
-        # The previous level-0 event ends; it ends "failed" only if the task failed.
-        _close_open_events(
-            session, task.id, "failed" if new_status == TaskStatus.FAILED else "success", at
-        )
+        # The previous level-0 event (and any step of a lost attempt) ends.
+        _close_open_events(session, task.id, closing_event_status(new_status, lost=lost), at)
         ordinal = next_ordinal(session, task.id)
     task.status = new_status
     task.updated_at = now
