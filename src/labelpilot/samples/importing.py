@@ -20,10 +20,10 @@ from labelpilot.storage.keys import dataset_prefix
 from labelpilot.storage.local import path_from_url
 
 
-def _manifest_entries(path: Path) -> dict[str, list[str]]:
+def _manifest_entries(path: Path, text: str) -> dict[str, list[str]]:
     """Labels per source from a ModelArts manifest (JSON lines with ``source``/``annotation``)."""
     out: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -49,13 +49,21 @@ def import_source(
     With ``import_annotations``: a file in a sub-folder takes the folder's name as its label, and a
     ``*.manifest`` file's annotations label the files it names.
     """
-    root = policy.check(data_path, "data_sources.data_path")
+    field = "data_sources.data_path"
+    root = policy.check(data_path, field)
     if not root.is_dir():
-        raise BadRequest(f"data_sources.data_path '{data_path}' is not a directory")
+        raise BadRequest(f"{field} '{data_path}' is not a directory")
+
+    def read(p: Path) -> bytes:
+        """One file below the root, checked on its own: symlinks resolved, size bounded."""
+        shown = str(p)
+        return policy.read(policy.check_member(p, shown, field), shown, field)
+
     manifest: dict[str, list[str]] = {}
     if import_annotations:
         for mf in sorted(root.glob("*.manifest")):
-            manifest.update(_manifest_entries(mf))
+            text = read(mf).decode("utf-8", errors="replace")
+            manifest.update(_manifest_entries(mf, text))
     count = 0
     kinds: set[int] = set()
     for p in sorted(root.rglob("*")):
@@ -69,7 +77,13 @@ def import_source(
             elif "/" in rel:
                 labels = [rel.split("/", 1)[0]]
         sample = store_sample(
-            session, storage, ds, rel, p.read_bytes(), labels=[NewLabel(name=n) for n in labels]
+            session,
+            storage,
+            ds,
+            rel,
+            read(p),
+            labels=[NewLabel(name=n) for n in labels],
+            max_pixels=policy.max_image_pixels,
         )
         kinds.add(sample.sample_type)
         count += 1
