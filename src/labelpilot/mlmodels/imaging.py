@@ -37,7 +37,9 @@ def open_image(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
     # Pillow warns over the limit (an exception where warnings are errors, as in the tests) and
     # raises at twice it; otherwise the check below refuses what it warned about
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"image is over the limit of {max_pixels} pixels: {exc}") from exc
+        raise ImageTooLarge(
+            f"image is over the limit of {max_pixels} pixels (LABELPILOT_MAX_IMAGE_PIXELS): {exc}"
+        ) from exc
     except (UnidentifiedImageError, *DECODE_ERRORS) as exc:
         raise ImageUnreadable(f"image is not readable: {type(exc).__name__}") from exc
     with im:

@@ -29,19 +29,23 @@ def thumbnail(storage: Storage, sample: Sample, size: int, max_pixels: int) -> b
     if src is None or not storage.exists(src):
         raise SampleNotFound(sample.id)
     with open_image(storage.get(src), max_pixels) as opened:
-        im: Image.Image = opened
         try:
-            im.thumbnail((size, size))
+            data = _jpeg(opened, size)
         except DECODE_ERRORS as exc:  # e.g. a truncated file stored by an older version
             raise ImageUnreadable(
                 f"sample {sample.id}: image does not decode: {type(exc).__name__}"
             ) from exc
-        if im.mode != "RGB":
-            rgba = im.convert("RGBA")
-            im = Image.new("RGB", rgba.size, (255, 255, 255))
-            im.paste(rgba, mask=rgba.getchannel("A"))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=85)
-    data = buf.getvalue()
     storage.put(key, data)
     return data
+
+
+def _jpeg(opened: Image.Image, size: int) -> bytes:
+    im = opened
+    im.thumbnail((size, size))  # JPEGs decode at a reduced scale (draft mode)
+    if im.mode != "RGB":
+        rgba = im.convert("RGBA")
+        im = Image.new("RGB", rgba.size, (255, 255, 255))
+        im.paste(rgba, mask=rgba.getchannel("A"))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
