@@ -75,6 +75,7 @@ def settings(
         heartbeat_seconds=0.5,
         poll_seconds=0.1,
         runner_plugins=plugins,
+        import_roots=[tmp_path],  # tests import from tmp dirs; the data dir stays refused
     )
 
 

@@ -193,7 +193,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = f"{pg_admin.rsplit('/', 1)[0]}/{name}"
-    application = create_app(Settings(data_dir=root / "data", database_url=url), run_reaper=False)
+    # the tests import from their own tmp dirs
+    imports = [tmp_path_factory.getbasetemp()]
+    settings = Settings(data_dir=root / "data", database_url=url, import_roots=imports)
+    application = create_app(settings, run_reaper=False)
     try:
         yield application
     finally:

@@ -33,6 +33,7 @@ from labelpilot.errors import (
     LabelPilotError,
     MethodNotAllowed,
     NotFound,
+    Unauthorized,
 )
 from labelpilot.samples.policy import ImportPolicy
 from labelpilot.storage import open_storage
@@ -47,14 +48,31 @@ def error_response(exc: LabelPilotError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code)
 
 
-class RequestIdMiddleware:
-    """Sets ``X-Request-Id`` on every response, limits body size, hides tracebacks."""
+API_PATH = re.compile(r"^/v[12]/")
+CREDENTIAL_HEADERS = (b"x-auth-token", b"authorization")
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_model_bytes: int = 0) -> None:
+
+class RequestIdMiddleware:
+    """Sets ``X-Request-Id`` on every response, limits body size, hides tracebacks.
+
+    The body limit holds on the stream (a chunked body included): the app sees a disconnect
+    once the limit is passed and the client gets 413. With ``require_credentials``, an API
+    request that has a body but no credential header is answered 401 before any of its body is
+    read (the route's authentication says the same, later).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_model_bytes: int = 0,
+        require_credentials: bool = False,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         # model uploads (base64 in JSON) may be larger than other requests
         self.max_model_body = max(max_body_bytes, max_model_bytes * 4 // 3 + 65536)
+        self.require_credentials = require_credentials
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,26 +80,63 @@ class RequestIdMiddleware:
             return
         request_id = uuid.uuid4().hex
         header = (b"x-request-id", request_id.encode())
-        started = False
+        started = answered = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
+            if answered:  # the middleware answered already (413): the app's answer is dropped
+                return
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        limit = self.max_body_bytes
-        if MODEL_UPLOAD.match(scope.get("path", "")):
-            limit = self.max_model_body
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                resp = error_response(BodyTooLarge(f"Request body is larger than {limit} bytes"))
-                await resp(scope, receive, send_with_id)
-                return
+        async def answer(exc: LabelPilotError) -> None:
+            nonlocal answered
+            await error_response(exc)(scope, receive, send_with_id)
+            answered = True
+
+        path = scope.get("path", "")
+        limit = self.max_model_body if MODEL_UPLOAD.match(path) else self.max_body_bytes
+        headers = dict(scope.get("headers", []))
+        too_large = BodyTooLarge(f"Request body is larger than {limit} bytes")
+        size = headers.get(b"content-length", b"")
+        if size.isdigit() and int(size) > limit:
+            await answer(too_large)
+            return
+        has_body = (size.isdigit() and int(size) > 0) or b"transfer-encoding" in headers
+        if (
+            self.require_credentials
+            and has_body
+            and API_PATH.match(path)
+            and not any(headers.get(h) for h in CREDENTIAL_HEADERS)
+        ):
+            await answer(
+                Unauthorized(
+                    "Missing credentials: send X-Auth-Token or an AK/SK-signed Authorization header"
+                )
+            )
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if not started:
+                        await answer(too_large)
+                    return {"type": "http.disconnect"}
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, limited_receive, send_with_id)
         except Exception:
+            if answered:  # the app failed on the disconnect it was given
+                return
             log.exception("unhandled error (request %s)", request_id)
             if not started:
                 resp = error_response(InternalError(f"Internal error; request id {request_id}"))
@@ -205,6 +260,7 @@ def create_app(
         RequestIdMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_model_bytes=settings.max_model_bytes,
+        require_credentials=settings.auth_mode == "required",
     )
     return app
 

@@ -17,6 +17,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# 8000 x 5000: cameras' photos fit; one decoded RGB copy stays within 120 MB
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+
 
 class Settings(BaseSettings):
     """LabelPilot settings; every field can be set as ``LABELPILOT_<NAME>``."""
@@ -91,8 +94,22 @@ class Settings(BaseSettings):
 
     import_roots: list[Path] | None = Field(
         default=None,
-        description="Directories data_path imports may read from; unset: any directory outside "
-        "the data directory (set this on a shared server)",
+        description="Directories server-side imports (data_sources, data_source) may read; "
+        "unset: none, server paths are refused (docs/security.md). The data directory, the "
+        "database, storage, models and /proc, /sys, /dev, /etc are refused even inside a root",
+    )
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        ge=1,
+        description="Largest width x height of an image LabelPilot decodes (uploads, thumbnails, "
+        "tasks, /predict); checked from the image header before decoding",
+    )
+    max_unreadable_fraction: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A task skips samples it cannot read or decode (listed in its result) and "
+        "fails with ModelArts.4428 when more than this fraction of its samples is unreadable",
     )
 
     def child_env(self) -> dict[str, str]:
@@ -108,6 +125,8 @@ class Settings(BaseSettings):
             LABELPILOT_POLL_SECONDS=str(self.poll_seconds),
             LABELPILOT_MAX_ATTEMPTS=str(self.max_attempts),
             LABELPILOT_RUNNER_PLUGINS=json.dumps(self.runner_plugins),
+            LABELPILOT_MAX_IMAGE_PIXELS=str(self.max_image_pixels),
+            LABELPILOT_MAX_UNREADABLE_FRACTION=str(self.max_unreadable_fraction),
         )
         for name in ("s3_endpoint_url", "s3_access_key", "s3_secret_key", "s3_region"):
             value = getattr(self, name)

@@ -115,7 +115,7 @@ class SampleExists(LabelPilotError):
 
 
 class ImageUnreadable(LabelPilotError):
-    """An image sample whose size cannot be read."""
+    """An image that cannot be read or does not decode completely (a truncated file)."""
 
     error_code = "ModelArts.4423"
 
@@ -288,6 +288,13 @@ class BodyTooLarge(LabelPilotError):
     error_code = "ModelArts.4104"
 
 
+class ImageTooLarge(LabelPilotError):
+    """An image over ``max_image_pixels`` pixels (read from its header, never decoded)."""
+
+    status_code = 413
+    error_code = "ModelArts.4657"
+
+
 class ModelTooLarge(LabelPilotError):
     """A model file over ``max_model_bytes``."""
 
@@ -362,6 +369,12 @@ class InferenceFailed(TaskError):
     """Task: the model could not be run on a sample (or its endpoint failed)."""
 
     error_code = "ModelArts.4953"
+
+
+class TooManyUnreadableSamples(TaskError):
+    """Task: more than ``max_unreadable_fraction`` of its samples could not be read or decoded."""
+
+    error_code = "ModelArts.4428"
 
 
 class TaskCrashed(TaskError):

@@ -119,9 +119,10 @@ class LiveServer:
         return [str(x["info"]) for x in r.json()["results"]]
 
 
-def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, log: Path, imports: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELPILOT_")}
     env.update(
+        LABELPILOT_IMPORT_ROOTS=json.dumps([str(imports)]),  # the tests' tmp dirs
         LABELPILOT_RUNNER_PLUGINS=json.dumps(SLEEP_RUNNER),
         LABELPILOT_POLL_SECONDS="0.1",
         PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src"), env.get("PYTHONPATH", "")]),
@@ -163,7 +164,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("e2e-server")
     port = _free_port()
     log = root / "server.log"
-    proc = _start(root / "data", port, log)
+    proc = _start(root / "data", port, log, tmp_path_factory.getbasetemp())
     url = f"http://127.0.0.1:{port}"
     cred: dict[str, str] | None = None
     deadline = time.monotonic() + 120

@@ -162,7 +162,7 @@ def sample_thumbnail(
     sample: SampleForRead, svc: Svc, size: Annotated[int, Query(ge=16, le=512)] = 128
 ) -> Response:
     """A JPEG thumbnail of an image sample, made once and cached in storage (extension)."""
-    data = thumbnail(svc.storage, sample, size)
+    data = thumbnail(svc.storage, sample, size, svc.settings.max_image_pixels)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 

@@ -53,12 +53,14 @@ class FeatureStore:
     def compute(
         self,
         ids: Sequence[str],
-        compute_batch: Callable[[Sequence[str]], dict[str, np.ndarray]],
+        compute_batch: Callable[[Sequence[str]], tuple[list[str], dict[str, np.ndarray]]],
         batch_size: int,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> dict[str, np.ndarray]:
         """Rows for ``ids`` in order: cached ones are read, missing ones computed in batches.
 
+        ``compute_batch(batch)`` returns the ids it computed (a subset of ``batch`` in order: a
+        sample it could not read is left out, and so is its row here) and their rows.
         ``on_batch(done, total)`` is called after each computed batch (progress, stop checks).
         """
         cached = self.load()
@@ -66,13 +68,14 @@ class FeatureStore:
         total = len(missing)
         for start in range(0, total, batch_size):
             batch = missing[start : start + batch_size]
-            arrays = compute_batch(batch)
-            self.save(batch, **arrays)
-            for j, sid in enumerate(batch):
+            done, arrays = compute_batch(batch)
+            self.save(done, **arrays)
+            for j, sid in enumerate(done):
                 cached[sid] = {name: arr[j] for name, arr in arrays.items()}
             if on_batch:
                 on_batch(min(start + batch_size, total), total)
-        if not ids:
+        found = [i for i in ids if i in cached]
+        if not found:
             return {}
-        names = cached[ids[0]].keys()
-        return {name: np.stack([cached[i][name] for i in ids]) for name in names}
+        names = cached[found[0]].keys()
+        return {name: np.stack([cached[i][name] for i in found]) for name in names}

@@ -31,8 +31,19 @@ from labelpilot.errors import (
     TaskCode,
     TooFewLabels,
 )
-from labelpilot.features.images import feature_version, image_features, read_sample
-from labelpilot.runners.common import hard_example_outputs, parse_scope, write_samples
+from labelpilot.features.images import (
+    SAMPLE_ERRORS,
+    feature_version,
+    image_features,
+    read_sample,
+    unreadable_reason,
+)
+from labelpilot.runners.common import (
+    hard_example_outputs,
+    parse_scope,
+    unreadable_outcome,
+    write_samples,
+)
 from labelpilot.samples import attributes
 from labelpilot.samples.service import set_labels
 from labelpilot.samples.types import NewLabel
@@ -210,7 +221,13 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
             raise TaskFailed(NoTargetSamples("no unlabeled samples left"))
         all_items = labeled + targets
         with ctx.step("features", f"{len(all_items)} samples"):
-            X, stats = self._features(ctx, dataset_type, all_items, [i.label for i in labeled])
+            X, stats, skipped = self._features(ctx, dataset_type, all_items)
+        unreadable = unreadable_outcome(ctx, len(all_items), skipped)
+        if skipped:  # the feature rows are those of the samples kept, in order
+            labeled = [i for i in labeled if i.sample_id not in skipped]
+            targets = [i for i in targets if i.sample_id not in skipped]
+            if not targets:
+                raise TaskFailed(NoTargetSamples("no readable unlabeled samples left"))
         Xl, Xu = X[: len(labeled)], X[len(labeled) :]
         sl = stats[: len(labeled)] if stats is not None else None
         su = stats[len(labeled) :] if stats is not None else None
@@ -253,6 +270,7 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
             "algorithm_type": algorithm,
             "features": self._feature_info(ctx, dataset_type),
             "augmentation_checks": augmentation,
+            **unreadable,
         }
         target_precision = config.auto_accept_precision
         if target_precision:
@@ -284,28 +302,38 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         }
 
     def _features(
-        self, ctx: RunContext, dataset_type: int, items: list[Item], labels: list[str | None]
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self, ctx: RunContext, dataset_type: int, items: list[Item]
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, str]]:
+        """Feature rows of the readable ``items`` (in order), statistics, skipped samples."""
         if dataset_type == 0:
-            emb, stats = image_features(
+            emb, stats, skipped = image_features(
                 ctx,
                 [(i.sample_id, i.source) for i in items],
                 image_size=IMAGE_SIZE,
                 batch_size=FEATURE_BATCH,
             )
-            return emb, stats
+            return emb, stats, skipped
         from labelpilot.mlmodels.text_encoders import TextEmbedder
 
-        texts = [read_sample(ctx, i.source).decode("utf-8", errors="replace") for i in items]
-        y = np.array([*labels, *([None] * (len(items) - len(labels)))], dtype=object)
-        y_codes = np.full(len(items), -1)
+        skipped = {}
+        texts, labels = [], []
+        for i in items:
+            try:
+                data = read_sample(ctx, i.source)
+            except SAMPLE_ERRORS as exc:
+                skipped[i.sample_id] = unreadable_reason(exc)
+                continue
+            texts.append(data.decode("utf-8", errors="replace"))
+            labels.append(i.label)
+        y = np.array(labels, dtype=object)
+        y_codes = np.full(len(texts), -1)
         names = sorted({lb for lb in labels if lb})
         for k, name in enumerate(names):
             y_codes[y == name] = k
         embedder = TextEmbedder()
         X = embedder.fit_transform(texts, y_codes)
         ctx.progress(80.0)
-        return X, None
+        return X, None, skipped
 
     def _augmented_proba(self, ctx: RunContext, model: Any, targets: list[Item]) -> Any:
         """Predictions under the default augmentations (reasons 19, 21, 23, 24)."""

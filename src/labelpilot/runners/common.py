@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Sample
 from labelpilot.datasets.types import SampleType
-from labelpilot.errors import BadRequest
+from labelpilot.errors import BadRequest, TooManyUnreadableSamples
 
 if TYPE_CHECKING:
     from labelpilot.algorithms.hard_rules import HardExamples
     from labelpilot.engine.context import RunContext
 
 WRITE_BATCH = 500
+LISTED_UNREADABLE = 100  # the result lists this many skipped samples (and counts them all)
 
 
 def unlabeled_images(session: Session, dataset_id: str) -> list[tuple[str, str]]:
@@ -30,6 +31,35 @@ def unlabeled_images(session: Session, dataset_id: str) -> list[tuple[str, str]]
         .order_by(Sample.sample_time, Sample.id)
     ).all()
     return [(r.id, r.source) for r in rows]
+
+
+def unreadable_outcome(ctx: RunContext, total: int, skipped: dict[str, str]) -> dict[str, Any]:
+    """The result fields naming the samples a run skipped (``sample_id -> reason``).
+
+    More than ``max_unreadable_fraction`` of ``total`` skipped fails the task with
+    ``TooManyUnreadableSamples``: a dataset that broken needs a person, not a partial result.
+    """
+    from labelpilot.engine.context import TaskFailed
+
+    if not skipped:
+        return {}
+    limit = ctx.settings.max_unreadable_fraction
+    if len(skipped) > limit * total:
+        sid, reason = next(iter(skipped.items()))
+        raise TaskFailed(
+            TooManyUnreadableSamples(
+                f"{len(skipped)} of {total} samples could not be read, more than the "
+                f"max_unreadable_fraction {limit} (LABELPILOT_MAX_UNREADABLE_FRACTION); "
+                f"first: {sid}: {reason}"
+            )
+        )
+    return {
+        "unreadable_sample_count": len(skipped),
+        "unreadable_samples": [
+            {"sample_id": sid, "reason": reason}
+            for sid, reason in list(skipped.items())[:LISTED_UNREADABLE]
+        ],
+    }
 
 
 def instance_count(inf_config_list: list[dict[str, Any]] | None, maximum: int) -> int:

@@ -388,13 +388,21 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
         if dataset_type == DatasetType.IMAGE_CLASSIFICATION:
             from labelpilot.features.images import embedder, image_features
 
-            X, _ = image_features(
+            X, _, skipped = image_features(
                 ctx,
                 [(i.sample_id, i.source) for i in items],
                 image_size=params.image_size,
                 progress_from=5.0,
                 progress_to=60.0,
             )
+            if skipped:  # the exported version and the split name every labeled sample
+                sid, reason = next(iter(skipped.items()))
+                raise TaskFailed(
+                    RunFailed(
+                        f"{len(skipped)} labeled samples cannot be read (first: {sid}: {reason}); "
+                        "auto-deploy trains on every labeled sample: fix or delete them"
+                    )
+                )
             emb: Any = embedder(str(ctx.settings.resolved_model_dir), params.image_size)
             pipe = linear_pipeline(params.C, params.max_iter).fit(X[~held], y[~held])
             return Trained(

@@ -26,7 +26,7 @@ from labelpilot.datasets.types import IMAGE_DATASET_TYPES
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import BadRequest, GroupingRunning, TaskCode, TooManyClusters
 from labelpilot.features.images import image_features
-from labelpilot.runners.common import unlabeled_images
+from labelpilot.runners.common import unlabeled_images, unreadable_outcome
 from labelpilot.storage.keys import task_output_key
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 
@@ -93,7 +93,16 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 )
             )
         with ctx.step("features", f"embeddings and statistics of {len(samples)} images"):
-            embeddings, stats = image_features(ctx, samples, progress_to=85.0)
+            embeddings, stats, skipped = image_features(ctx, samples, progress_to=85.0)
+        unreadable = unreadable_outcome(ctx, len(samples), skipped)
+        samples = [x for x in samples if x[0] not in skipped]  # the rows' samples, in order
+        if n_clusters >= len(samples):
+            raise TaskFailed(
+                TooManyClusters(
+                    f"n_clusters ({n_clusters}) must be smaller than the readable unlabeled "
+                    f"images ({len(samples)})"
+                )
+            )
         ctx.check_stop()
         with ctx.step("clustering", f"{n_clusters} groups"):
             grouper = ImageGrouper(
@@ -110,6 +119,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
             result: dict[str, Any] = {
                 "description": f"{len(ids)} images in {n_clusters} groups",
                 "group_sizes": {str(k): v for k, v in sorted(Counter(groups.tolist()).items())},
+                **unreadable,
             }
             if result_type == 1:
                 self._write_metadata(ctx, ids, [int(g) for g in groups], prop)

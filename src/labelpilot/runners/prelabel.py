@@ -45,7 +45,8 @@ from labelpilot.errors import (
     PreLabelRunning,
     TaskCode,
 )
-from labelpilot.features.images import read_sample
+from labelpilot.features.images import SAMPLE_ERRORS, read_sample, unreadable_reason
+from labelpilot.mlmodels.imaging import check_image
 from labelpilot.mlmodels.predictor import InvalidModel as ModelUnusable
 from labelpilot.mlmodels.predictor import Prediction, Predictor
 from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
@@ -54,6 +55,7 @@ from labelpilot.runners.common import (
     hard_example_outputs,
     instance_count,
     parse_scope,
+    unreadable_outcome,
     write_samples,
 )
 from labelpilot.samples import attributes
@@ -229,9 +231,11 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
             with ctx.step(
                 "inference", f"{len(targets)} samples, {n_instances} instance(s) in parallel"
             ):
-                preds = self._infer(
+                total = len(targets)
+                targets, preds, unreadable = self._infer(
                     ctx, predictors, targets, dataset_type == DatasetType.TEXT_CLASSIFICATION
                 )
+                unreadable_fields = unreadable_outcome(ctx, total, unreadable)
             if ctx.collect_key_sample:
                 with ctx.step("hard examples", "low confidence; augmentations for image classes"):
                     hard = self._hard(ctx, predictors[0], model, targets, preds, scope)
@@ -247,6 +251,7 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
             "predicted_sample_count": len(targets),
             "unlabeled_prediction_count": empty,
             "instance_count": n_instances,
+            **unreadable_fields,
         }
         if skipped:
             result["skipped_unknown_labels"] = dict(skipped)
@@ -260,16 +265,52 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
 
     def _infer(
         self, ctx: RunContext, predictors: list[Predictor], targets: list[Target], text: bool
-    ) -> list[Prediction]:
+    ) -> tuple[list[Target], list[Prediction], dict[str, str]]:
+        """The targets that could be read, their predictions, and the skipped ones' reasons."""
         chunks = [targets[i : i + BATCH] for i in range(0, len(targets), BATCH)]
-        out: list[list[Prediction] | None] = [None] * len(chunks)
+        out: list[list[Prediction | None] | None] = [None] * len(chunks)
         done = 0
+        skipped: dict[str, str] = {}  # written by the pool's threads, one key per sample
+        max_pixels = ctx.settings.max_image_pixels
 
-        def work(predictor: Predictor, k: int) -> list[Prediction]:
-            data = [read_sample(ctx, t.source) for t in chunks[k]]
+        def readable(t: Target) -> bytes | None:
+            try:
+                data = read_sample(ctx, t.source)
+                if not text:
+                    check_image(data, max_pixels)
+                return data
+            except SAMPLE_ERRORS as exc:
+                skipped[t.sample_id] = unreadable_reason(exc)
+                return None
+
+        def predict(predictor: Predictor, data: list[bytes]) -> list[Prediction]:
             if text:
                 return predictor.predict_texts([d.decode("utf-8", errors="replace") for d in data])
             return predictor.predict_images(data)
+
+        def work(predictor: Predictor, k: int) -> list[Prediction | None]:
+            chunk = [(t, readable(t)) for t in chunks[k]]
+            ok = [(t, d) for t, d in chunk if d is not None]
+            try:
+                preds: dict[str, Prediction | None] = dict(
+                    zip(
+                        (t.sample_id for t, _ in ok),
+                        predict(predictor, [d for _, d in ok]),
+                        strict=True,
+                    )
+                )
+            except ModelUnusable:
+                raise
+            except ValueError:  # a sample that does not decode: find it, one at a time
+                preds = {}
+                for t, d in ok:
+                    try:
+                        preds[t.sample_id] = predict(predictor, [d])[0]
+                    except ModelUnusable:
+                        raise
+                    except ValueError as exc:
+                        skipped[t.sample_id] = f"the sample does not decode: {exc}"
+            return [preds.get(t.sample_id) for t, _ in chunk]
 
         n = len(predictors)
         with ThreadPoolExecutor(max_workers=n) as pool:
@@ -287,11 +328,11 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                         raise TaskFailed(InvalidModel(f"invalid model: {exc}")) from exc
                     except ConnectionError as exc:
                         raise TaskFailed(InferenceFailed(str(exc))) from exc
-                    except ValueError as exc:  # an undecodable sample
-                        raise TaskFailed(InferenceFailed(f"inference failed: {exc}")) from exc
                     done += len(chunks[k])
                 ctx.progress(5.0 + 85.0 * done / max(len(targets), 1))
-        return [p for chunk in out for p in (chunk or [])]
+        flat = [p for chunk in out for p in (chunk or [])]
+        kept = [(t, p) for t, p in zip(targets, flat, strict=True) if p is not None]
+        return [t for t, _ in kept], [p for _, p in kept], skipped
 
     def _hard(
         self,

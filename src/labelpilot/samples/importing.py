@@ -35,10 +35,10 @@ from labelpilot.storage.keys import dataset_prefix
 from labelpilot.storage.local import path_from_url
 
 
-def _manifest_entries(path: Path) -> dict[str, list[str]]:
+def _manifest_entries(path: Path, text: str) -> dict[str, list[str]]:
     """Labels per source from a ModelArts manifest (JSON lines with ``source``/``annotation``)."""
     out: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -64,16 +64,21 @@ class _File:
     labels: tuple[str, ...]
 
 
-def _source_files(root: Path, import_annotations: bool) -> list[_File]:
+FIELD = "data_sources.data_path"
+
+
+def _source_files(root: Path, import_annotations: bool, policy: ImportPolicy) -> list[_File]:
     """The importable files below ``root`` with their labels, in name order (nothing written).
 
     With ``import_annotations``: a file in a sub-folder takes the folder's name as its label, and a
-    ``*.manifest`` file's annotations label the files it names.
+    ``*.manifest`` file's annotations label the files it names. Every file is checked on its own
+    against the import policy (symlinks resolved) when it is read.
     """
     manifest: dict[str, list[str]] = {}
     if import_annotations:
         for mf in sorted(root.glob("*.manifest")):
-            manifest.update(_manifest_entries(mf))
+            text = _read(policy, mf).decode("utf-8", errors="replace")
+            manifest.update(_manifest_entries(mf, text))
     files: list[_File] = []
     for p in sorted(root.rglob("*")):
         if not p.is_file() or sample_type_of(p.name) is None:
@@ -87,6 +92,12 @@ def _source_files(root: Path, import_annotations: bool) -> list[_File]:
                 labels = [rel.split("/", 1)[0]]
         files.append(_File(p, rel, tuple(labels)))
     return files
+
+
+def _read(policy: ImportPolicy, p: Path) -> bytes:
+    """One file below a root, checked on its own: symlinks resolved, size bounded."""
+    shown = str(p)
+    return policy.read(policy.check_member(p, shown, FIELD), shown, FIELD)
 
 
 def _plan(
@@ -104,15 +115,20 @@ def _plan(
             raise BadRequest(f"data_sources[{i}].data_path is required")
         if policy is None:
             raise BadRequest("data_sources are not accepted here")
-        root = policy.check(src.data_path, "data_sources.data_path")
+        root = policy.check(src.data_path, FIELD)
         if not root.is_dir():
-            raise BadRequest(f"data_sources.data_path '{src.data_path}' is not a directory")
-        files.extend(_source_files(root, import_annotations))
+            raise BadRequest(f"{FIELD} '{src.data_path}' is not a directory")
+        files.extend(_source_files(root, import_annotations, policy))
     return files
 
 
 def _store_batch(
-    session: Session, storage: Storage, dataset_id: str, files: list[_File], start: int
+    session: Session,
+    storage: Storage,
+    dataset_id: str,
+    files: list[_File],
+    start: int,
+    policy: ImportPolicy,
 ) -> tuple[int, set[int]]:
     """Store files from ``start`` on until the batch is full; (next start, sample types seen)."""
     ds = session.get(Dataset, dataset_id)
@@ -127,8 +143,9 @@ def _store_batch(
             storage,
             ds,
             f.name,
-            f.path.read_bytes(),
+            _read(policy, f.path),
             labels=[NewLabel(name=n) for n in f.labels],
+            max_pixels=policy.max_image_pixels,
         )
         kinds.add(sample.sample_type)
         i += 1
@@ -198,9 +215,15 @@ def create_dataset_with_sources(
     done = 0
     try:
         files = _plan(new.data_sources, new.import_annotations, policy)
+        assert policy is not None  # _plan refused sources without one
         while done < len(files):
             batch = partial(
-                _store_batch, storage=storage, dataset_id=dataset_id, files=files, start=done
+                _store_batch,
+                storage=storage,
+                dataset_id=dataset_id,
+                files=files,
+                start=done,
+                policy=policy,
             )
             done, seen = db.run(batch)
             kinds |= seen

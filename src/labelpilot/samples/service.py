@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import posixpath
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from labelpilot.config import DEFAULT_MAX_IMAGE_PIXELS
 from labelpilot.datasets.service import ensure_label
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Dataset, Sample
 from labelpilot.datasets.tables import SampleLabel as SampleLabelRow
@@ -23,6 +22,7 @@ from labelpilot.datasets.types import SampleType
 from labelpilot.db import after_commit
 from labelpilot.errors import (
     BadRequest,
+    ImageTooLarge,
     ImageUnreadable,
     LabelNotFound,
     LabelPilotError,
@@ -34,8 +34,9 @@ from labelpilot.errors import (
     SampleTooLarge,
 )
 from labelpilot.ids import now_ms, sample_id
+from labelpilot.mlmodels.imaging import decoded_size
 from labelpilot.samples import attributes as attr
-from labelpilot.samples.policy import ImportPolicy
+from labelpilot.samples.policy import MAX_SAMPLE_BYTES, ImportPolicy
 from labelpilot.samples.query import get_sample
 from labelpilot.samples.types import BatchOutcome, ItemResult, NewLabel, NewSample, SampleEdit
 from labelpilot.storage import Storage
@@ -44,7 +45,6 @@ from labelpilot.storage.local import path_from_url
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEXT_EXTS = {".txt"}
-MAX_SAMPLE_BYTES = 12_582_912
 
 
 def sample_type_of(name: str) -> SampleType | None:
@@ -56,14 +56,24 @@ def sample_type_of(name: str) -> SampleType | None:
     return None
 
 
-def image_size(data: bytes) -> list[int]:
-    """``[width, height, depth]`` from the image header; ValueError if unreadable."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            depth = len(im.getbands())
-            return [im.width, im.height, depth]
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError("image is not readable") from exc
+def _checked_content(name: str, stype: int, data: bytes, max_pixels: int) -> list[int] | None:
+    """Check the bytes against the declared sample type; an image's ``[width, height, depth]``.
+
+    Images are decoded completely (a truncated file fails) after their header passed the pixel
+    limit; texts must be UTF-8. Other types are refused: no task could read them.
+    """
+    if stype == SampleType.IMAGE:
+        try:
+            return decoded_size(data, max_pixels)
+        except (ImageUnreadable, ImageTooLarge) as exc:
+            raise type(exc)(f"sample '{name}': {exc.error_msg}") from exc
+    if stype == SampleType.TEXT:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"sample '{name}': a text sample must be UTF-8 text") from exc
+        return None
+    raise BadRequest(f"sample '{name}': sample_type {stype} is not supported (0 image, 1 text)")
 
 
 def _label_rows(
@@ -112,6 +122,7 @@ def store_sample(
     labels: Iterable[NewLabel] = (),
     metadata: dict[str, Any] | None = None,
     final_annotation: bool = True,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> Sample:
     """Store one sample's bytes and row (labels make it labeled, or to-be-confirmed)."""
     if len(data) > MAX_SAMPLE_BYTES:
@@ -120,11 +131,9 @@ def store_sample(
     if stype is None:
         raise BadRequest(f"sample '{name}': unsupported file type (images or .txt files)")
     meta = dict(metadata or {})
-    if stype == SampleType.IMAGE:
-        try:
-            meta.setdefault(attr.SIZE, image_size(data))
-        except ValueError as exc:
-            raise ImageUnreadable(f"sample '{name}': image size is not readable") from exc
+    size = _checked_content(name, stype, data, max_pixels)
+    if size is not None:
+        meta.setdefault(attr.SIZE, size)
     taken = session.scalar(select(Sample.id).where(Sample.dataset_id == ds.id, Sample.name == name))
     if taken:
         raise SampleExists(f"sample '{name}' already exists")
@@ -217,6 +226,7 @@ def add_samples(
                     labels=item.labels,
                     metadata=item.metadata,
                     final_annotation=final_annotation,
+                    max_pixels=policy.max_image_pixels,
                 )
                 session.flush()
             results.append(ItemResult(success=True, name=sample.source, info=sample.id))

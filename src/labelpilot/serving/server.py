@@ -38,9 +38,22 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from labelpilot.config import ServiceProcessSettings, Settings, export_service_process
+from labelpilot.config import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ServiceProcessSettings,
+    Settings,
+    export_service_process,
+)
 from labelpilot.db import Database
-from labelpilot.errors import BadRequest, BodyTooLarge, InvalidJson, LabelPilotError
+from labelpilot.errors import (
+    BadRequest,
+    BodyTooLarge,
+    ImageTooLarge,
+    ImageUnreadable,
+    InvalidJson,
+    LabelPilotError,
+)
+from labelpilot.mlmodels.imaging import check_image
 from labelpilot.mlmodels.predictor import InvalidModel, Predictor, decode_image_b64
 from labelpilot.mlmodels.service import load_predictor
 from labelpilot.mlmodels.tables import Model, Service
@@ -108,8 +121,27 @@ def _instances(body: Any) -> tuple[list[bytes], list[str]]:
     return images, texts
 
 
-def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
-    """The service's ASGI app around a loaded predictor."""
+async def _bounded_body(request: Request) -> bytes:
+    """The body, read on the stream up to ``MAX_BODY_BYTES`` (a chunked one too); 413 past it."""
+    size = request.headers.get("content-length", "")
+    too_large = BodyTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
+    if size.isdigit() and int(size) > MAX_BODY_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(
+    service_id: str, model_id: str, predictor: Predictor, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> FastAPI:
+    """The service's ASGI app around a loaded predictor; images over ``max_pixels`` (read from
+    their header) answer 413 before anything decodes them."""
     is_text = predictor.config.task == "text_classification"
     parent = os.getppid()
 
@@ -133,10 +165,7 @@ def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
 
     @app.post("/predict", response_model=PredictResponse)
     async def predict(request: Request) -> PredictResponse:
-        size = request.headers.get("content-length", "")
-        if size.isdigit() and int(size) > MAX_BODY_BYTES:
-            raise BodyTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
-        raw = await request.body()
+        raw = await _bounded_body(request)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype.startswith("image/") or ctype == "application/octet-stream":
             images, texts = [raw], []
@@ -152,6 +181,11 @@ def build_app(service_id: str, model_id: str, predictor: Predictor) -> FastAPI:
             raise _bad("this service classifies text: send instances with 'text'")
         if not is_text and texts:
             raise _bad("this service classifies images: send instances with 'image'")
+        for i, data in enumerate(images):
+            try:
+                check_image(data, max_pixels)
+            except (ImageTooLarge, ImageUnreadable) as exc:
+                raise type(exc)(f"instances[{i}]: {exc.error_msg}") from exc
         run: Callable[[], list[Any]] = (
             (lambda: predictor.predict_texts(texts))
             if is_text
@@ -190,7 +224,7 @@ def create_service_app() -> FastAPI:
     settings = Settings()
     service_id = ServiceProcessSettings().service_id
     model_id, predictor = load_service(settings, service_id, settings.service_threads)
-    return build_app(service_id, model_id, predictor)
+    return build_app(service_id, model_id, predictor, settings.max_image_pixels)
 
 
 def main(argv: list[str] | None = None) -> None:
