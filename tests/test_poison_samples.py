@@ -109,3 +109,21 @@ def test_auto_label_skips_unreadable_samples(
     after = {s["sample_id"]: s for s in list_all(client, project, ds, auth)}
     assert not after[bad[0]].get("labels")
     assert all(after[s["sample_id"]].get("labels") for s in unlabeled[1:])
+
+
+def test_pre_label_skips_unreadable_samples(
+    app: Any, client: TestClient, db: Database, settings: Settings, project: str, auth: Any
+) -> None:
+    from tests.support.onnx_models import mnist_pixel_classifier
+    from tests.test_prelabel_task import _digits, _prelabel, _register
+
+    model_id = _register(client, project, auth, *mnist_pixel_classifier(), "pixels")
+    ds, _ = _digits(client, project, auth, n=20)
+    samples = list_all(client, project, ds, auth)
+    bad = _poison(app, samples, {3: truncated_png()})
+    task_id = _prelabel(client, project, ds, auth, model_id).json()["task_id"]
+    run_queued(settings, db)
+    task = get_task(client, project, ds, task_id, auth)
+    assert task["status"] == 3, task
+    assert [x["sample_id"] for x in task["result"]["unreadable_samples"]] == bad
+    assert task["result"]["predicted_sample_count"] == 19

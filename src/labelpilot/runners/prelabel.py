@@ -45,8 +45,7 @@ from labelpilot.errors import (
     PreLabelRunning,
     TaskCode,
 )
-from labelpilot.features.images import SAMPLE_ERRORS, read_sample, unreadable_reason
-from labelpilot.mlmodels.imaging import check_image
+from labelpilot.features.images import read_sample
 from labelpilot.mlmodels.predictor import InvalidModel as ModelUnusable
 from labelpilot.mlmodels.predictor import Prediction, Predictor
 from labelpilot.mlmodels.spec import TASK_DATASET_TYPES
@@ -58,6 +57,7 @@ from labelpilot.runners.common import (
     unreadable_outcome,
     write_samples,
 )
+from labelpilot.runners.reading import SampleReader
 from labelpilot.samples import attributes
 from labelpilot.samples.service import set_labels
 from labelpilot.samples.types import NewLabel
@@ -270,47 +270,10 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
         chunks = [targets[i : i + BATCH] for i in range(0, len(targets), BATCH)]
         out: list[list[Prediction | None] | None] = [None] * len(chunks)
         done = 0
-        skipped: dict[str, str] = {}  # written by the pool's threads, one key per sample
-        max_pixels = ctx.settings.max_image_pixels
-
-        def readable(t: Target) -> bytes | None:
-            try:
-                data = read_sample(ctx, t.source)
-                if not text:
-                    check_image(data, max_pixels)
-                return data
-            except SAMPLE_ERRORS as exc:
-                skipped[t.sample_id] = unreadable_reason(exc)
-                return None
-
-        def predict(predictor: Predictor, data: list[bytes]) -> list[Prediction]:
-            if text:
-                return predictor.predict_texts([d.decode("utf-8", errors="replace") for d in data])
-            return predictor.predict_images(data)
+        reader = SampleReader(ctx, text=text)
 
         def work(predictor: Predictor, k: int) -> list[Prediction | None]:
-            chunk = [(t, readable(t)) for t in chunks[k]]
-            ok = [(t, d) for t, d in chunk if d is not None]
-            try:
-                preds: dict[str, Prediction | None] = dict(
-                    zip(
-                        (t.sample_id for t, _ in ok),
-                        predict(predictor, [d for _, d in ok]),
-                        strict=True,
-                    )
-                )
-            except ModelUnusable:
-                raise
-            except ValueError:  # a sample that does not decode: find it, one at a time
-                preds = {}
-                for t, d in ok:
-                    try:
-                        preds[t.sample_id] = predict(predictor, [d])[0]
-                    except ModelUnusable:
-                        raise
-                    except ValueError as exc:
-                        skipped[t.sample_id] = f"the sample does not decode: {exc}"
-            return [preds.get(t.sample_id) for t, _ in chunk]
+            return reader.predict(predictor, [(t.sample_id, t.source) for t in chunks[k]])
 
         n = len(predictors)
         with ThreadPoolExecutor(max_workers=n) as pool:
@@ -332,7 +295,7 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                 ctx.progress(5.0 + 85.0 * done / max(len(targets), 1))
         flat = [p for chunk in out for p in (chunk or [])]
         kept = [(t, p) for t, p in zip(targets, flat, strict=True) if p is not None]
-        return [t for t, _ in kept], [p for _, p in kept], skipped
+        return [t for t, _ in kept], [p for _, p in kept], reader.skipped
 
     def _hard(
         self,
