@@ -93,7 +93,9 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 )
             )
         with ctx.step("features", f"embeddings and statistics of {len(samples)} images"):
-            embeddings, stats = image_features(ctx, samples, progress_to=85.0)
+            embeddings, stats = ctx.interruptible(
+                lambda: image_features(ctx, samples, progress_to=85.0)
+            )
         ctx.check_stop()
         with ctx.step("clustering", f"{n_clusters} groups"):
             grouper = ImageGrouper(
@@ -103,7 +105,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 use_colorfulness=config.image_colorfulness,
                 random_state=0,
             )
-            groups = grouper.fit_predict(embeddings, stats)
+            groups = ctx.interruptible(lambda: grouper.fit_predict(embeddings, stats))
             ctx.progress(95.0)
         with ctx.step("writing", "group results to samples" if result_type else "manifest"):
             ids = [sid for sid, _ in samples]
