@@ -17,7 +17,7 @@ from labelpilot.db import Database
 from labelpilot.errors import LabelPilotError
 from labelpilot.ids import now_ms, utcnow
 from labelpilot.storage import Storage
-from labelpilot.tasks.status import TaskStatus
+from labelpilot.tasks.status import EVENT_LOST, TaskStatus
 from labelpilot.tasks.tables import Task, TaskEvent
 from labelpilot.tasks.transitions import next_ordinal
 
@@ -174,7 +174,7 @@ class RunContext:
 
             def close_event(s: Session) -> None:
                 ev = s.get(TaskEvent, ev_id)
-                if ev is not None and ev.end_time is None:  # not closed as lost meanwhile
+                if ev is not None and ev.status != EVENT_LOST:  # the reaper's word stands
                     ev.status = status
                     ev.end_time = now_ms()
                     ev.error_message = err
