@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +45,18 @@ def test_import_commits_in_batches_while_others_write(
     monkeypatch.setattr(importing, "IMPORT_BATCH_FILES", 10)
     seen_between: list[int] = []
     real = importing._store_batch
+    other = threading.Thread(
+        target=client.post,
+        args=(f"/v2/{project}/datasets",),
+        kwargs={"json": {"dataset_name": "meanwhile"}, "headers": auth},
+    )
 
     def observed(session: Any, **kw: Any) -> Any:
         seen_between.append(_count(db, Sample))  # committed by the batches before this one
-        if kw["start"] == 20:  # another request's write commits between two batches
-            other = threading.Thread(
-                target=client.post,
-                args=(f"/v2/{project}/datasets",),
-                kwargs={"json": {"dataset_name": "meanwhile"}, "headers": auth},
-            )
+        if kw["start"] == 20:  # another request asks to write while this batch holds the lock
             other.start()
-            other.join(10)
+            time.sleep(1.0)  # it queues for its turn
+        if kw["start"] == 50:  # it had its turn between two batches
             assert not other.is_alive()
         return real(session, **kw)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,9 +17,11 @@ from labelpilot.db import Database
 from labelpilot.errors import LabelPilotError
 from labelpilot.ids import now_ms, utcnow
 from labelpilot.storage import Storage
-from labelpilot.tasks.status import TaskStatus
+from labelpilot.tasks.status import EVENT_LOST, TaskStatus
 from labelpilot.tasks.tables import Task, TaskEvent
 from labelpilot.tasks.transitions import next_ordinal
+
+T = TypeVar("T")
 
 
 class TaskStopped(Exception):
@@ -76,6 +78,32 @@ class RunContext:
             raise TaskLost(self.task_id)
         if self.stop_flag.is_set():
             raise TaskStopped(self.task_id)
+
+    def interruptible(self, work: Callable[[], T], poll_seconds: float = 0.1) -> T:
+        """Run ``work()`` (a long call without stop checks of its own) and watch for a stop.
+
+        The call runs in a helper thread while this one checks for a stop every
+        ``poll_seconds``; on a stop ``TaskStopped`` is raised at once and the call's result,
+        when it comes, is dropped. Only for computations: a write must not be left running.
+        """
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = work()
+            except BaseException as exc:  # handed to the waiting thread below
+                box["error"] = exc
+
+        helper = threading.Thread(target=target, name=f"task-{self.task_id}", daemon=True)
+        helper.start()
+        while helper.is_alive():
+            helper.join(poll_seconds)
+            if helper.is_alive():
+                self.check_stop()
+        if "error" in box:
+            raise box["error"]
+        value: T = box["value"]
+        return value
 
     def progress(self, percent: float) -> None:
         """Record progress (0-100) and check for a stop."""
@@ -146,7 +174,7 @@ class RunContext:
 
             def close_event(s: Session) -> None:
                 ev = s.get(TaskEvent, ev_id)
-                if ev is not None and ev.end_time is None:  # not closed as lost meanwhile
+                if ev is not None and ev.status != EVENT_LOST:  # the reaper's word stands
                     ev.status = status
                     ev.end_time = now_ms()
                     ev.error_message = err

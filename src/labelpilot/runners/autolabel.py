@@ -221,7 +221,9 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
             raise TaskFailed(NoTargetSamples("no unlabeled samples left"))
         all_items = labeled + targets
         with ctx.step("features", f"{len(all_items)} samples"):
-            X, stats, skipped = self._features(ctx, dataset_type, all_items)
+            X, stats, skipped = ctx.interruptible(
+                lambda: self._features(ctx, dataset_type, all_items)
+            )
         unreadable = unreadable_outcome(ctx, len(all_items), skipped)
         if skipped:  # the feature rows are those of the samples kept, in order
             labeled = [i for i in labeled if i.sample_id not in skipped]
@@ -234,8 +236,8 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         y = np.array([i.label for i in labeled])
         ctx.check_stop()
         with ctx.step("training", f"{algorithm} on {len(labeled)} labeled samples"):
-            model = fit_model(algorithm, Xl, y, Xu)
-            proba = model.predict_proba(Xu)
+            model = ctx.interruptible(lambda: fit_model(algorithm, Xl, y, Xu))
+            proba = ctx.interruptible(lambda: model.predict_proba(Xu))
             ctx.progress(88.0)
         classes = [str(c) for c in model.classes_]
         pred_idx = proba.argmax(axis=1)
@@ -255,10 +257,12 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
                     "embeds 4 augmented copies of every sample)"
                 )
             else:
-                augmented = self._augmented_proba(ctx, model, targets)
+                augmented = ctx.interruptible(lambda: self._augmented_proba(ctx, model, targets))
                 augmentation["applied"] = sorted(augmented)
-            miner = HardExampleMiner(confidence_scope=scope).fit(Xl, y, sl)
-            hard = miner.score(Xu, proba, predicted, su, augmented)
+            miner = HardExampleMiner(confidence_scope=scope)
+            hard = ctx.interruptible(
+                lambda: miner.fit(Xl, y, sl).score(Xu, proba, predicted, su, augmented)
+            )
             ctx.progress(92.0)
         accept = np.zeros(len(targets), dtype=bool)
         result: dict[str, Any] = {
@@ -342,8 +346,8 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         from labelpilot.features.images import embedder
 
         emb: Any = embedder(str(ctx.settings.resolved_model_dir), IMAGE_SIZE)
-        # One embedder batch at a time, so a stop is seen within one batch's four embeddings;
-        # the network sees the same batches as in one call, so the numbers do not change.
+        # One embedder batch at a time (the network sees the same batches as in one call, so
+        # the numbers do not change): a stop ends the loop and images are decoded per batch.
         parts: dict[int, list[np.ndarray]] = {}
         for lo in range(0, len(targets), emb.batch_size):
             ctx.check_stop()

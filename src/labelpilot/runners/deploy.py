@@ -257,18 +257,20 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
 
         ctx.check_stop()
         with ctx.step("train", f"{int((~held).sum())} samples, {len(counts)} labels"):
-            trained = self._train(ctx, dataset_type, items, held, params)
+            trained = ctx.interruptible(lambda: self._train(ctx, dataset_type, items, held, params))
             ctx.progress(70.0)
 
         ctx.check_stop()
         with ctx.step("evaluate", f"{int(held.sum())} held-out samples"):
             from labelpilot.features.images import read_sample
 
-            evaluation = evaluate(
-                trained,
-                held,
-                [i.source for i in items],
-                lambda source: read_sample(ctx, source),
+            evaluation = ctx.interruptible(
+                lambda: evaluate(
+                    trained,
+                    held,
+                    [i.source for i in items],
+                    lambda source: read_sample(ctx, source),
+                )
             )
             result["metrics"] = evaluation.metrics
             result["export_check"] = evaluation.export_check

@@ -93,7 +93,9 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 )
             )
         with ctx.step("features", f"embeddings and statistics of {len(samples)} images"):
-            embeddings, stats, skipped = image_features(ctx, samples, progress_to=85.0)
+            embeddings, stats, skipped = ctx.interruptible(
+                lambda: image_features(ctx, samples, progress_to=85.0)
+            )
         unreadable = unreadable_outcome(ctx, len(samples), skipped)
         samples = [x for x in samples if x[0] not in skipped]  # the rows' samples, in order
         if n_clusters >= len(samples):
@@ -112,7 +114,7 @@ class GroupingRunner(TaskRunner[GroupingConfig]):
                 use_colorfulness=config.image_colorfulness,
                 random_state=0,
             )
-            groups = grouper.fit_predict(embeddings, stats)
+            groups = ctx.interruptible(lambda: grouper.fit_predict(embeddings, stats))
             ctx.progress(95.0)
         with ctx.step("writing", "group results to samples" if result_type else "manifest"):
             ids = [sid for sid, _ in samples]

@@ -220,9 +220,11 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
         threads = max(1, (os.cpu_count() or 1) // n_instances)
         with ctx.step("loading", f"{model.model_name} {model.model_version} ({model.model_type})"):
             try:
-                predictors = [
-                    load_predictor(ctx.storage, model, threads) for _ in range(n_instances)
-                ]
+                predictors = ctx.interruptible(
+                    lambda: [
+                        load_predictor(ctx.storage, model, threads) for _ in range(n_instances)
+                    ]
+                )
             except ModelUnusable as exc:
                 raise TaskFailed(InvalidModel(f"invalid model: {exc}")) from exc
             ctx.progress(5.0)
