@@ -46,6 +46,12 @@ def app(settings: Settings) -> Any:
     return create_app(settings, run_reaper=True, run_supervisor=True)
 
 
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Any:
+    yield  # the deployed services end with the app's supervisor, after the test
+    wait_for(lambda: not service_pids(), 30)
+
+
 def _labels(db: Database, ds: str) -> list[tuple[str, str, str]]:
     with db.read() as s:
         rows = s.execute(
@@ -97,7 +103,6 @@ def test_kill_9_at_random_points_keeps_the_invariants(
     finally:
         for w in workers:
             stop_process(w)
-    wait_for(lambda: not service_pids(), 30)
     print(f"\nkill points (kind, seconds into the run): {kills}")  # noqa: T201
     assert len(kills) >= 20
 
