@@ -66,3 +66,13 @@ def test_a_mismatch_is_caught() -> None:
     block = _block(changed, "STATUS", "{", "}")
     found = {int(k): t for k, t in re.findall(r"'?(-?\d+)'?: \{ text: '([a-z]+)'", block)}
     assert found != {int(s): s.label for s in TaskStatus}
+
+
+def test_event_statuses(js: str) -> None:
+    """Every status an event can have (running or ended) has a tone in the console."""
+    from labelpilot.tasks.status import EVENT_END_STATUSES, EVENT_STATUS
+
+    m = re.search(r"export const EVENT_TONE = \{([^}]*)\}", js)
+    assert m
+    shown = set(re.findall(r"(\w+): '", m.group(1)))
+    assert shown == set(EVENT_STATUS.values()) | set(EVENT_END_STATUSES)

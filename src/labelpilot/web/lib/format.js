@@ -22,7 +22,7 @@ export const KINDS = [
 export const kindOfType = (type) => KINDS.find((k) => k.type === type);
 export const typeTitle = (type) => kindOfType(type)?.title ?? `type ${type}`;
 
-export const EVENT_TONE = { waiting: 'neutral', running: 'info', failed: 'bad', success: 'good' };
+export const EVENT_TONE = { waiting: 'neutral', running: 'info', failed: 'bad', success: 'good', lost: 'warn' };
 
 export const DATASET_TYPES = {
   0: 'Image classification',
