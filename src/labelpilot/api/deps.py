@@ -16,7 +16,7 @@ from labelpilot.config import Settings
 from labelpilot.datasets.service import get_dataset
 from labelpilot.datasets.tables import Dataset, Sample
 from labelpilot.db import Database
-from labelpilot.errors import Forbidden, InvalidToken, RequestExpired, Unauthorized
+from labelpilot.errors import BadRequest, Forbidden, InvalidToken, RequestExpired, Unauthorized
 from labelpilot.samples.policy import ImportPolicy
 from labelpilot.samples.query import get_sample
 from labelpilot.storage import Storage
@@ -58,6 +58,14 @@ def write_session(svc: Svc) -> Iterator[Session]:
 # client that has its answer can read what it wrote, and a failed commit is an error response
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
+
+
+def storable_params(request: Request) -> None:
+    """Every route's first dependency: no NUL in a path or query value (PostgreSQL refuses it)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            raise BadRequest(f"Invalid parameter {name.replace(chr(0), '')}: NUL character")
 
 
 async def authenticate(
@@ -150,4 +158,6 @@ SampleForRead = Annotated[Sample, Depends(sample_for_read)]
 TaskForRead = Annotated[Task, Depends(task_for_read)]
 TaskForWrite = Annotated[Task, Depends(task_for_write)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+# an integer query value compared with an SQL INTEGER column
+IntQuery = Annotated[int | None, Query(ge=-(2**31), le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # a page index: offset * limit fits in SQL
