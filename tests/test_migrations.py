@@ -108,6 +108,11 @@ def _counts(engine: sa.Engine) -> dict[str, int]:
         }
 
 
+def _old_counts(engine: sa.Engine, rows: dict[str, int]) -> dict[str, int]:
+    """The counts of the tables in ``rows`` (later revisions add tables)."""
+    return {t: n for t, n in _counts(engine).items() if t in rows}
+
+
 def test_databases_from_before_the_naming_convention_get_its_names(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,12 +129,12 @@ def test_databases_from_before_the_naming_convention_get_its_names(
 
     db.migrate()
     _assert_head_is_models(db)
-    assert _counts(db.engine) == rows
+    assert _old_counts(db.engine, rows) == rows
 
     command.downgrade(alembic_config(db.engine), "0004")
     assert _db_names(db.engine) == old_names
     assert _counts(db.engine) == rows
     db.migrate()
     _assert_head_is_models(db)
-    assert _counts(db.engine) == rows
+    assert _old_counts(db.engine, rows) == rows
     db.dispose()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
 from labelpilot.api import datasets, models, samples, services, tasks
-from labelpilot.api.deps import Services
+from labelpilot.api.deps import Services, storable_params
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
 from labelpilot.engine.worker import reap_expired
@@ -234,6 +234,7 @@ def create_app(
         description="Intelligent labeling tasks behind a ModelArts-compatible data-management API.",
         lifespan=lifespan,
         default_response_class=_OrjsonResponse,
+        dependencies=[Depends(storable_params)],
     )
     app.state.services = svc
     install_error_handlers(app)

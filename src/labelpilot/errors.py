@@ -172,6 +172,12 @@ class RequestExpired(Unauthorized):
     error_code = "ModelArts.0202"
 
 
+class RequestReplayed(Unauthorized):
+    """A signed write already accepted once: it is refused until its ``X-Sdk-Date`` expires."""
+
+    error_code = "ModelArts.0202"
+
+
 class InvalidToken(Unauthorized):
     """An X-Auth-Token that no credential has."""
 

@@ -11,6 +11,7 @@ from labelpilot.api import translate
 from labelpilot.api.deps import (
     DatasetForRead,
     DatasetForWrite,
+    IntQuery,
     Limit,
     Offset,
     ProjectId,
@@ -19,6 +20,7 @@ from labelpilot.api.deps import (
     WriteSession,
 )
 from labelpilot.api.render.datasets import dataset_out, label_out
+from labelpilot.api.render.tolerant import each
 from labelpilot.datasets import service as datasets
 from labelpilot.samples.importing import create_dataset_with_sources
 from labelpilot.tasks import service as tasks
@@ -61,7 +63,7 @@ def list_datasets(
     limit: Limit = 10,
     offset: Offset = 0,
     search_content: str | None = None,
-    dataset_type: int | None = None,
+    dataset_type: IntQuery = None,
     order: Literal["asc", "desc"] = "desc",
     sort_by: Literal["create_time", "dataset_name"] = "create_time",
 ) -> s.ListDatasetsResponse:
@@ -77,9 +79,11 @@ def list_datasets(
     )
     c = datasets.counters(session, [d.id for d in rows])
     return s.ListDatasetsResponse(
-        datasets=[
-            dataset_out(svc.storage, d, c[d.id], tasks.active_task_ids(session, d.id)) for d in rows
-        ],
+        datasets=each(
+            rows,
+            lambda d: dataset_out(svc.storage, d, c[d.id], tasks.active_task_ids(session, d.id)),
+            "dataset",
+        ),
         total_number=total,
     )
 
@@ -110,7 +114,8 @@ def delete_dataset(dataset: DatasetForWrite, session: WriteSession, svc: Svc) ->
 def create_labels(
     dataset: DatasetForWrite, body: s.LabelsRequest, session: WriteSession
 ) -> s.BatchResponse:
-    names = datasets.create_labels(session, dataset, [translate.label_spec(x) for x in body.labels])
+    specs = [translate.label_spec(x, f"labels[{i}]") for i, x in enumerate(body.labels)]
+    names = datasets.create_labels(session, dataset, specs)
     return s.BatchResponse(
         success=True, results=[s.BatchResult(success=True, name=n) for n in names]
     )

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from labelpilot.auth import service as creds
-from labelpilot.auth.signing import verify_request
+from labelpilot.auth.signing import verify_signed
 from labelpilot.config import Settings
 from labelpilot.datasets.service import get_dataset
 from labelpilot.datasets.tables import Dataset, Sample
 from labelpilot.db import Database
-from labelpilot.errors import Forbidden, InvalidToken, RequestExpired, Unauthorized
+from labelpilot.errors import BadRequest, Forbidden, InvalidToken, RequestExpired, Unauthorized
 from labelpilot.samples.policy import ImportPolicy
 from labelpilot.samples.query import get_sample
 from labelpilot.storage import Storage
@@ -60,6 +60,18 @@ ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
+def storable_params(request: Request) -> None:
+    """Every route's first dependency: no NUL in a path or query value (PostgreSQL refuses it)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            raise BadRequest(f"Invalid parameter {name.replace(chr(0), '')}: NUL character")
+
+
+# Signed reads may repeat (a client polls with one signature); a write is accepted once.
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def authenticate(
     request: Request,
     svc: Svc,
@@ -86,7 +98,7 @@ async def authenticate(
                 c = creds.by_access_key(session, ak)
                 return c.secret_key if c else None
 
-            ak = verify_request(
+            verified = verify_signed(
                 request.method,
                 request.scope["path"],
                 request.query_params.multi_items(),
@@ -96,9 +108,14 @@ async def authenticate(
                 datetime.now(UTC),
                 svc.settings.signature_skew_seconds,
             )
-            cred = creds.by_access_key(session, ak)
+            cred = creds.by_access_key(session, verified.access)
             assert cred is not None
             owner = cred.project_id
+            if request.method not in REPEATABLE_METHODS:
+                window = timedelta(seconds=svc.settings.signature_skew_seconds)
+                expires = (verified.signed_at + window).replace(tzinfo=None)
+                with svc.db.transaction() as write:
+                    creds.use_signature(write, verified.signature, expires)
             header_project = request.headers.get("x-project-id")
             if header_project and header_project != project_id:
                 raise Forbidden("X-Project-Id does not match the project in the URL")
@@ -150,4 +167,6 @@ SampleForRead = Annotated[Sample, Depends(sample_for_read)]
 TaskForRead = Annotated[Task, Depends(task_for_read)]
 TaskForWrite = Annotated[Task, Depends(task_for_write)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+# an integer query value compared with an SQL INTEGER column
+IntQuery = Annotated[int | None, Query(ge=-(2**31), le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # a page index: offset * limit fits in SQL

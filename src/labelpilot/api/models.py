@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.untrusted import CheckedBody
 from labelpilot.errors import BadRequest
 from labelpilot.mlmodels import service as registry
 from labelpilot.mlmodels.tables import Model
@@ -19,7 +20,7 @@ router = APIRouter(tags=["models"])
 BASE = "/v1/{project_id}/models"
 
 
-class _In(BaseModel):
+class _In(CheckedBody):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 

@@ -12,6 +12,7 @@ from labelpilot.api import translate
 from labelpilot.api.deps import (
     DatasetForRead,
     DatasetForWrite,
+    IntQuery,
     Limit,
     Offset,
     ReadSession,
@@ -21,6 +22,7 @@ from labelpilot.api.deps import (
 )
 from labelpilot.api.render.datasets import batch_response
 from labelpilot.api.render.samples import sample_out
+from labelpilot.api.render.tolerant import each
 from labelpilot.datasets.tables import STATE_AUTO, Dataset
 from labelpilot.errors import BadRequest, SampleNotFound
 from labelpilot.samples import query
@@ -74,7 +76,7 @@ def _list(
     total, rows = query.list_samples(
         session, ds, where=where, offset=offset, limit=limit, order=order
     )
-    return s.ListSamplesResponse(sample_count=total, samples=[sample_out(x) for x in rows])
+    return s.ListSamplesResponse(sample_count=total, samples=each(rows, sample_out, "sample"))
 
 
 @router.get(SAMPLES, response_model=s.ListSamplesResponse, response_model_exclude_none=True)
@@ -85,7 +87,7 @@ def list_samples(
     offset: Offset = 0,
     sample_state: str | None = None,
     label_name: str | None = None,
-    label_type: int | None = None,
+    label_type: IntQuery = None,
     low_score: str | None = None,
     high_score: str | None = None,
     search_conditions: str | None = None,
@@ -116,7 +118,7 @@ def add_samples(
         session=session,
         storage=svc.storage,
         dataset=dataset,
-        samples=[translate.new_sample(x) for x in body.samples],
+        samples=[translate.new_sample(x, f"samples[{i}]") for i, x in enumerate(body.samples)],
         final_annotation=body.final_annotation is not False,
         policy=svc.import_policy,
     )
@@ -128,7 +130,7 @@ def update_samples(
     dataset: DatasetForWrite, body: s.UpdateSamplesRequest, session: WriteSession
 ) -> s.BatchResponse:
     """Write final labels (this confirms to-be-confirmed samples); empty labels clear."""
-    edits = [translate.sample_edit(x) for x in body.samples]
+    edits = [translate.sample_edit(x, f"samples[{i}]") for i, x in enumerate(body.samples)]
     return batch_response(samples.update_samples(session=session, dataset=dataset, edits=edits))
 
 
@@ -173,7 +175,7 @@ def list_auto_annotations(
     limit: Limit = 10,
     offset: Offset = 0,
     label_name: str | None = None,
-    label_type: int | None = None,
+    label_type: IntQuery = None,
     low_score: str | None = None,
     high_score: str | None = None,
     search_conditions: str | None = None,

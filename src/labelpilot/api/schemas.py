@@ -10,9 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from labelpilot.api.untrusted import CheckedBody, Int32
 
-class In(BaseModel):
-    """Base of request models: unknown fields are ignored."""
+
+class In(CheckedBody):
+    """Base of request models: unknown fields are ignored, the raw body is checked first."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -61,14 +63,14 @@ class SampleLabel(Open):
     name: str | None = None
     property: SampleLabelProperty | None = None
     score: float | None = None
-    type: int | None = None
+    type: Int32 | None = None
 
 
 class SampleLabels(Open):
     labels: list[SampleLabel] | None = None
     metadata: SampleMetadata | None = None
     sample_id: str | None = None
-    sample_type: int | None = None
+    sample_type: Int32 | None = None
     sample_usage: str | None = None
     source: str | None = None
     worker_id: str | None = None
@@ -81,7 +83,7 @@ class SearchLabel(Open):
     name: str | None = None
     op: str | None = None
     property: dict[str, list[str] | None] | None = None
-    type: int | None = None
+    type: Int32 | None = None
 
 
 class SearchLabels(Open):
@@ -327,7 +329,7 @@ class DataSource(Open):
 
 class LabelIn(Open):
     name: str = Field(min_length=1, max_length=256)
-    type: int | None = None
+    type: Int32 | None = None
     property: dict[str, Any] | None = None
     attributes: list[dict[str, Any]] | None = None
 
@@ -343,8 +345,8 @@ class CreateDatasetRequest(In):
     dataset_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
     data_sources: list[DataSource] | None = None
     work_path: str | None = Field(None, max_length=700)
-    work_path_type: int | None = 0
-    dataset_type: int | None = None
+    work_path_type: Int32 | None = 0
+    dataset_type: Int32 | None = None
     labels: list[LabelIn] | None = None
     description: str | None = Field(None, max_length=256, pattern=r"^[^\^!<>=&\"']*$")
     import_annotations: bool | None = True
@@ -419,7 +421,7 @@ class SampleIn(In):
     name: str | None = Field(None, max_length=1024)
     data: str | None = None
     data_source: DataSource | None = None
-    sample_type: int | None = None
+    sample_type: Int32 | None = None
     labels: list[SampleLabel] | None = None
     metadata: SampleMetadata | None = None
     encoding: str | None = None

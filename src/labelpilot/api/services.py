@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.untrusted import INT32_MAX, CheckedBody, Int32
 from labelpilot.errors import BadRequest
 from labelpilot.mlmodels.tables import Model, Service
 from labelpilot.serving import service as services
@@ -22,7 +23,7 @@ router = APIRouter(tags=["services"])
 BASE = "/v1/{project_id}/services"
 
 
-class _In(BaseModel):
+class _In(CheckedBody):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 
@@ -42,8 +43,8 @@ class ServiceConfig(_Out):
 class ServiceConfigIn(_In):
     model_id: str = Field(min_length=1, max_length=64)
     specification: str | None = Field(default=None, description="accepted and ignored")
-    instance_count: int = Field(default=1, ge=1, description="worker processes")
-    weight: int | None = Field(default=None, description="100 (one model per service)")
+    instance_count: int = Field(default=1, ge=1, le=INT32_MAX, description="worker processes")
+    weight: Int32 | None = Field(default=None, description="100 (one model per service)")
 
 
 class CreateServiceRequest(_In):

@@ -17,6 +17,8 @@ from labelpilot.api.deps import (
     WriteSession,
 )
 from labelpilot.api.render.tasks import event_trees, running_task, task_detail
+from labelpilot.api.render.tolerant import each
+from labelpilot.api.untrusted import MAX_CONFIG_BYTES, check_free_json
 from labelpilot.tasks import service as tasks
 
 router = APIRouter(tags=["intelligent tasks"])
@@ -32,7 +34,10 @@ def create_task(
 ) -> s.CreateTaskResponse:
     """Start an intelligent task (queued; a worker runs it)."""
     req = body or s.CreateTaskRequest()
-    config = req.config or s.SmartTaskConfig()
+    config = (req.config or s.SmartTaskConfig()).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    check_free_json(config, "config", MAX_CONFIG_BYTES)
     task = tasks.create_task(
         session=session,
         kinds=svc.kinds,
@@ -42,7 +47,7 @@ def create_task(
             task_type=req.task_type,
             model_id=req.model_id,
             collect_key_sample=bool(req.collect_key_sample),
-            config=config.model_dump(mode="json", by_alias=True, exclude_none=True),
+            config=config,
         ),
     )
     return s.CreateTaskResponse(task_id=task.id)
@@ -71,7 +76,7 @@ def list_tasks(
     events = event_trees(tasks.task_events(session, [t.id for t in page.tasks]))
     return s.ListTasksResponse(
         exist_running_deploy_task=page.running_deploy,
-        tasks=[running_task(t, events.get(t.id)) for t in page.tasks],
+        tasks=each(page.tasks, lambda t: running_task(t, events.get(t.id)), "task"),
         total_count=page.total,
     )
 

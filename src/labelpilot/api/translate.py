@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from labelpilot.api import schemas as s
+from labelpilot.api.untrusted import check_free_json, check_json
 from labelpilot.datasets.types import DataSourceSpec, LabelSpec, NewDataset
 from labelpilot.errors import BadRequest
 from labelpilot.samples.types import Condition, LabelMatch, NewLabel, NewSample, SampleEdit
@@ -23,9 +25,18 @@ UNSUPPORTED_CONDITIONS = (
 )
 
 
-def label_spec(lb: s.LabelIn) -> LabelSpec:
+def _free(value: Any, field: str) -> Any:
+    """A free-form value that is stored as sent: bounded (400 naming ``field``)."""
+    check_free_json(value, field)
+    return value
+
+
+def label_spec(lb: s.LabelIn, field: str) -> LabelSpec:
     return LabelSpec(
-        name=lb.name, type=lb.type, property=lb.property or {}, attributes=lb.attributes or []
+        name=lb.name,
+        type=lb.type,
+        property=_free(lb.property or {}, f"{field}.property"),
+        attributes=_free(lb.attributes or [], f"{field}.attributes"),
     )
 
 
@@ -37,7 +48,7 @@ def new_dataset(req: s.CreateDatasetRequest) -> NewDataset:
         work_path=req.work_path,
         work_path_type=req.work_path_type or 0,
         workspace_id=req.workspace_id or "0",
-        labels=[label_spec(lb) for lb in req.labels or []],
+        labels=[label_spec(lb, f"labels[{i}]") for i, lb in enumerate(req.labels or [])],
         data_sources=[
             DataSourceSpec(
                 data_type=d.data_type, data_path=d.data_path, stored=d.model_dump(exclude_none=True)
@@ -48,39 +59,44 @@ def new_dataset(req: s.CreateDatasetRequest) -> NewDataset:
     )
 
 
-def new_label(lb: s.SampleLabel) -> NewLabel:
+def new_label(lb: s.SampleLabel, field: str) -> NewLabel:
+    prop = lb.property.model_dump(by_alias=True, exclude_none=True) if lb.property else {}
     return NewLabel(
         name=lb.name,
         type=lb.type,
         id=lb.id,
         score=lb.score,
         annotated_by=lb.annotated_by,
-        property=lb.property.model_dump(by_alias=True, exclude_none=True) if lb.property else {},
+        property=_free(prop, f"{field}.property"),
     )
 
 
-def new_sample(item: s.SampleIn) -> NewSample:
+def _labels(labels: list[s.SampleLabel], field: str) -> list[NewLabel]:
+    return [new_label(lb, f"{field}.labels[{i}]") for i, lb in enumerate(labels)]
+
+
+def _metadata(meta: s.SampleMetadata | None, field: str) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    return dict(_free(meta.model_dump(by_alias=True, exclude_none=True), f"{field}.metadata"))
+
+
+def new_sample(item: s.SampleIn, field: str) -> NewSample:
     return NewSample(
         name=item.name,
         data=item.data,
         data_path=item.data_source.data_path if item.data_source is not None else None,
         sample_type=item.sample_type,
-        labels=[new_label(lb) for lb in item.labels or []],
-        metadata=(
-            item.metadata.model_dump(by_alias=True, exclude_none=True) if item.metadata else None
-        ),
+        labels=_labels(item.labels or [], field),
+        metadata=_metadata(item.metadata, field),
     )
 
 
-def sample_edit(item: s.SampleLabels) -> SampleEdit:
+def sample_edit(item: s.SampleLabels, field: str) -> SampleEdit:
     return SampleEdit(
         sample_id=item.sample_id,
-        labels=[new_label(lb) for lb in item.labels] if item.labels is not None else None,
-        metadata=(
-            item.metadata.model_dump(by_alias=True, exclude_none=True)
-            if item.metadata is not None
-            else None
-        ),
+        labels=_labels(item.labels, field) if item.labels is not None else None,
+        metadata=_metadata(item.metadata, field),
         sample_usage=item.sample_usage,
     )
 
@@ -112,6 +128,7 @@ def search_conditions(raw: str | None) -> list[Condition]:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BadRequest("search_conditions must be a JSON array of SearchCondition") from exc
+    check_json(data, "search_conditions")
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labelpilot.auth.tables import Credential
+from labelpilot.auth.tables import Credential, SignatureUse
+from labelpilot.errors import BadRequest, RequestReplayed
 from labelpilot.ids import utcnow
 
 
@@ -34,8 +36,6 @@ def create_credential(
 ) -> NewCredential:
     """Create an AK/SK pair and a token for ``project_id`` (the token never expires if no hours)."""
     if not project_id or len(project_id) > 64:
-        from labelpilot.errors import BadRequest
-
         raise BadRequest("project_id must be 1-64 characters")
     now = utcnow()
     cred = Credential(
@@ -57,3 +57,22 @@ def by_token(session: Session, token: str) -> Credential | None:
 
 def by_access_key(session: Session, access_key: str) -> Credential | None:
     return session.get(Credential, access_key)
+
+
+def use_signature(session: Session, signature: str, expires_at: datetime) -> None:
+    """Record a signed write's signature, or raise ``RequestReplayed`` if it was used already.
+
+    ``expires_at`` (naive UTC) is when its ``X-Sdk-Date`` leaves the clock window: after that the
+    date check refuses the request anyway, so expired rows are pruned here.
+    """
+    now = utcnow()
+    session.execute(delete(SignatureUse).where(SignatureUse.expires_at < now))
+    if session.get(SignatureUse, signature) is not None:
+        raise RequestReplayed("This signed request was already accepted: sign it again to repeat")
+    session.add(SignatureUse(signature=signature, expires_at=expires_at))
+    try:
+        session.flush()
+    except IntegrityError:  # an identical request committed first
+        raise RequestReplayed(
+            "This signed request was already accepted: sign it again to repeat"
+        ) from None

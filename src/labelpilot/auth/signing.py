@@ -27,6 +27,7 @@ ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 CONTENT_SHA256_HEADER = "x-sdk-content-sha256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 REQUIRED_SIGNED_HEADERS = ("host", "x-sdk-date")
 
 _AUTH_RE = re.compile(
@@ -85,23 +86,24 @@ def canonical_request(
     body: bytes,
     *,
     path_decoded: bool = False,
+    payload_hash: str | None = None,
 ) -> str:
     """Build the CanonicalRequest (contract §6.2 steps 3-7).
 
-    ``path`` is the path as sent (percent-encoded) unless ``path_decoded``; a signed
-    ``x-sdk-content-sha256`` header replaces the body hash of a non-empty body.
+    ``path`` is the path as sent (percent-encoded) unless ``path_decoded``. ``payload_hash``
+    defaults to the signer's: an ``x-sdk-content-sha256`` header replaces the body hash of a
+    non-empty body (the server passes :func:`verified_payload_hash` instead).
     """
     lowered = {name.lower(): value.strip() for name, value in headers.items()}
     missing = [name for name in signed_headers if name not in lowered]
     if missing:
         raise _malformed(f"signed header(s) {', '.join(missing)} not present in the request")
     canonical_headers = "".join(f"{name}:{lowered[name]}\n" for name in signed_headers)
-    if not body:
-        payload_hash = EMPTY_BODY_SHA256
-    elif CONTENT_SHA256_HEADER in signed_headers and lowered[CONTENT_SHA256_HEADER]:
-        payload_hash = lowered[CONTENT_SHA256_HEADER]
-    else:
-        payload_hash = hashlib.sha256(body).hexdigest()
+    if payload_hash is None:
+        if not body:
+            payload_hash = EMPTY_BODY_SHA256
+        else:
+            payload_hash = lowered.get(CONTENT_SHA256_HEADER) or hashlib.sha256(body).hexdigest()
     return "\n".join(
         [
             method.upper(),
@@ -112,6 +114,43 @@ def canonical_request(
             payload_hash,
         ]
     )
+
+
+def body_read_as_json(content_type: str | None) -> bool:
+    """Whether the API parses a body of this type (FastAPI: none, ``application/json``,
+    ``application/*+json``); the SDK hashes JSON and BSON, and may leave other types unsigned."""
+    if not content_type:
+        return True
+    main, _, sub = content_type.split(";")[0].strip().lower().partition("/")
+    return main == "application" and (sub in ("json", "bson") or sub.endswith("+json"))
+
+
+def verified_payload_hash(
+    headers: Mapping[str, str], signed_headers: list[str], body: bytes
+) -> str:
+    """The payload hash of the canonical request, computed from the body (never taken on trust).
+
+    A claimed ``X-Sdk-Content-Sha256`` must equal the body's SHA-256 (compared in constant
+    time). ``UNSIGNED-PAYLOAD``, which huaweicloudsdkcore sends for a Content-Type other than
+    JSON or BSON, is accepted only for a signed Content-Type whose body the API never reads.
+    """
+    if not body:
+        return EMPTY_BODY_SHA256  # as the SDK: an empty body ignores the header
+    actual = hashlib.sha256(body).hexdigest()
+    claimed = headers.get(CONTENT_SHA256_HEADER, "").strip()
+    if not claimed:
+        return actual
+    if claimed == UNSIGNED_PAYLOAD:
+        content_type = headers.get("content-type") if "content-type" in signed_headers else None
+        if content_type is None or body_read_as_json(content_type):
+            raise SignatureMismatch(
+                "X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD is refused for a body the API reads "
+                "(JSON, or no signed Content-Type); sign the body's SHA-256"
+            )
+        return UNSIGNED_PAYLOAD
+    if not hmac.compare_digest(claimed.lower().encode(), actual.encode()):
+        raise SignatureMismatch("X-Sdk-Content-Sha256 does not match the request body")
+    return claimed
 
 
 def string_to_sign(sdk_date: str, canonical: str) -> str:
@@ -205,7 +244,15 @@ def _checked_date(value: str | None, now: datetime, skew_seconds: float) -> str:
     return signed_at.strftime(DATE_FORMAT)
 
 
-def verify_request(
+class Verified(NamedTuple):
+    """An accepted AK/SK request: who signed it, its signature and ``X-Sdk-Date`` (UTC)."""
+
+    access: str
+    signature: str
+    signed_at: datetime
+
+
+def verify_signed(
     method: str,
     path: str,
     query_pairs: Iterable[tuple[str, str]],
@@ -214,8 +261,8 @@ def verify_request(
     secret_lookup: Callable[[str], str | None],
     now: datetime,
     skew_seconds: float = 900,
-) -> str:
-    """Check an SDK-signed request and return its access key, else raise one of ``SignatureError``.
+) -> Verified:
+    """Check an SDK-signed request and return who signed it, else raise one of ``SignatureError``.
 
     ``path`` is the percent-decoded path and ``query_pairs`` the decoded query (e.g. Starlette's
     ``request.url.path`` and ``request.query_params.multi_items()``); naive ``now`` means UTC.
@@ -232,8 +279,33 @@ def verify_request(
     if secret is None:
         raise UnknownAccessKey(f"Unknown access key {auth.access}")
     canonical = canonical_request(
-        method, path, query_pairs, lowered, auth.signed_headers, body, path_decoded=True
+        method,
+        path,
+        query_pairs,
+        lowered,
+        auth.signed_headers,
+        body,
+        path_decoded=True,
+        payload_hash=verified_payload_hash(lowered, auth.signed_headers, body),
     )
     if not hmac.compare_digest(sign(secret, string_to_sign(sdk_date, canonical)), auth.signature):
         raise SignatureMismatch("Invalid AK/SK: signature mismatch")
-    return auth.access
+    signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=UTC)
+    return Verified(auth.access, auth.signature, signed_at)
+
+
+def verify_request(
+    method: str,
+    path: str,
+    query_pairs: Iterable[tuple[str, str]],
+    headers: Mapping[str, str],
+    body: bytes,
+    secret_lookup: Callable[[str], str | None],
+    now: datetime,
+    skew_seconds: float = 900,
+) -> str:
+    """:func:`verify_signed`, returning the access key only."""
+    verified = verify_signed(
+        method, path, query_pairs, headers, body, secret_lookup, now, skew_seconds
+    )
+    return verified.access

@@ -19,3 +19,12 @@ class Credential(Base):
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SignatureUse(Base):
+    """A signed write already accepted; kept until its ``X-Sdk-Date`` leaves the clock window."""
+
+    __tablename__ = "signature_uses"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

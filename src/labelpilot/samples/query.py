@@ -90,11 +90,13 @@ def _condition(i: int, c: Condition) -> list[ColumnElement[bool]]:
         hard = _meta_str(attr.HARD).in_(["1", "1.0", "true"])
         out.append(hard if c.hard == "1" else ~func.coalesce(hard, False))
     if c.sample_name is not None:
-        out.append(or_(Sample.name == c.sample_name, Sample.name.endswith("/" + c.sample_name)))
+        # autoescape: ``%``, ``_`` and ``\`` in a name are literal, not LIKE wildcards
+        tail = Sample.name.endswith("/" + c.sample_name, autoescape=True)
+        out.append(or_(Sample.name == c.sample_name, tail))
     if c.sample_dir is not None:
         if not c.sample_dir.endswith("/"):
             raise BadRequest(f"{f}.sample_dir must end with '/'")
-        out.append(Sample.source.like(c.sample_dir.replace("%", r"\%") + "%", escape="\\"))
+        out.append(Sample.source.startswith(c.sample_dir, autoescape=True))
     if c.score is not None:
         lo, hi = _range(c.score, f"{f}.score")
         out.append(_has_label(SampleLabelRow.score >= lo, SampleLabelRow.score <= hi))

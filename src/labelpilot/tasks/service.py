@@ -43,7 +43,9 @@ def create_task(
     *, session: Session, kinds: KindRegistry, project_id: str, dataset: Dataset, new: NewTask
 ) -> Task:
     """Validate and queue a task (check order as in the contract's §8); no ML runs here."""
-    runner: TaskRunner[Any] = kinds.get(new.task_type or "auto-label")
+    # only an absent task_type defaults; "" names no kind (400)
+    task_type = "auto-label" if new.task_type is None else new.task_type
+    runner: TaskRunner[Any] = kinds.get(task_type)
     conflict = runner.running_error(runner.running_message)
     if _running_conflict(session, dataset.id, runner.type):
         raise conflict

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from labelpilot.api import schemas as s
+from labelpilot.api.render.tolerant import stored_json
 from labelpilot.datasets.tables import Dataset, Label
 from labelpilot.samples.types import BatchOutcome
 from labelpilot.storage import Storage
@@ -33,8 +34,12 @@ def inner_paths(storage: Storage, ds: Dataset) -> InnerPaths:
 
 
 def label_out(label: Label) -> s.LabelOut:
+    what = f"label {label.id} of dataset {label.dataset_id}"
     return s.LabelOut(
-        name=label.name, type=label.type, property=label.property or {}, attributes=label.attributes
+        name=label.name,
+        type=label.type,
+        property=stored_json(label.property or {}, what),
+        attributes=stored_json(label.attributes, what),
     )
 
 
@@ -47,7 +52,10 @@ def dataset_out(
         dataset_type=ds.dataset_type,
         status=ds.status,
         description=ds.description,
-        data_sources=[s.DataSource.model_validate(d) for d in ds.data_sources or []],
+        data_sources=[
+            s.DataSource.model_validate(d)
+            for d in stored_json(ds.data_sources or [], f"dataset {ds.id} data_sources")
+        ],
         work_path=ds.work_path,
         work_path_type=ds.work_path_type,
         labels=[label_out(lb) for lb in ds.labels],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from labelpilot.api import schemas as s
+from labelpilot.api.render.tolerant import stored_json
 from labelpilot.datasets.tables import STATE_ALL, STATE_AUTO, STATE_NONE, Sample, SampleLabel
 
 STATUS_OUT = {
@@ -26,7 +27,9 @@ def sample_out(sample: Sample) -> s.SampleOut:
         sample_status=STATUS_OUT.get(sample.state, sample.state),
         source=sample.source,
         labels=[label_out(lb) for lb in sample.labels],
-        metadata=s.SampleMetadata.model_validate(sample.meta or {}),
+        metadata=s.SampleMetadata.model_validate(
+            stored_json(sample.meta or {}, f"sample {sample.id} metadata")
+        ),
     )
 
 
@@ -37,5 +40,11 @@ def label_out(lb: SampleLabel) -> s.SampleLabel:
         type=lb.type,
         score=lb.score,
         annotated_by=lb.annotated_by,
-        property=s.SampleLabelProperty.model_validate(lb.property) if lb.property else None,
+        property=(
+            s.SampleLabelProperty.model_validate(
+                stored_json(lb.property, f"label {lb.id} property")
+            )
+            if lb.property
+            else None
+        ),
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from labelpilot.api import schemas as s
+from labelpilot.api.render.tolerant import stored_json
 from labelpilot.ids import format_time, utcnow
 from labelpilot.tasks.tables import Task, TaskEvent
 
@@ -58,7 +59,7 @@ def _result(task: Task, events: list[s.Event] | None) -> s.Result:
         "annotated_sample_count": task.annotated_sample_count,
         "unconfirmed_sample_count": task.unconfirmed_sample_count,
         "continuity": False,
-        **(task.result or {}),
+        **stored_json(task.result or {}, f"task {task.id} result"),
     }
     if events:
         data["events"] = events
@@ -87,7 +88,9 @@ def running_task(task: Task, events: list[s.Event] | None = None) -> s.RunningTa
         model_name=task.model_name,
         model_version=task.model_version,
         export_type=task.export_type,
-        config=s.SmartTaskConfig.model_validate(task.config or {}),
+        config=s.SmartTaskConfig.model_validate(
+            stored_json(task.config or {}, f"task {task.id} config")
+        ),
         result=_result(task, events),
     )
 
