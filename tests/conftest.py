@@ -123,3 +123,17 @@ def auth(cred: NewCredential) -> dict[str, str]:
 @pytest.fixture
 def other_auth(db: Database) -> dict[str, str]:
     return {"X-Auth-Token": _cred(db, "other-project").token}
+
+
+@pytest.fixture
+def workers(settings: Settings) -> Iterator[list[Any]]:  # noqa: ARG001
+    """Worker processes a test starts (append them); stopped at its end.
+
+    ``settings`` is requested so that the workers stop before its database is dropped.
+    """
+    from tests.support.procs import stop_process
+
+    procs: list[Any] = []
+    yield procs
+    for p in procs:
+        stop_process(p)

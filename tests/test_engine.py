@@ -6,14 +6,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from labelpilot.config import Settings
 from labelpilot.datasets.tables import Sample, SampleLabel
 from labelpilot.db import Database
 from labelpilot.engine.worker import Worker
@@ -22,7 +20,7 @@ from labelpilot.tasks.status import TaskStatus
 from labelpilot.tasks.tables import Task
 from labelpilot.tasks.transitions import TransitionError, transition
 from tests.support.factories import make_dataset, png_b64
-from tests.support.procs import start_worker, stop_process, wait_for
+from tests.support.procs import start_worker, wait_for
 
 SLOW = {
     "task_type": "test-sleep",
@@ -47,15 +45,6 @@ def dataset(client: TestClient, project: str, auth: dict[str, str]) -> str:
     )
     assert r.json()["success"]
     return ds
-
-
-@pytest.fixture
-def workers(settings: Settings) -> Iterator[list[Any]]:  # noqa: ARG001
-    # settings is requested so that the workers stop before its database is dropped
-    procs: list[Any] = []
-    yield procs
-    for p in procs:
-        stop_process(p)
 
 
 def _task(client: TestClient, project: str, ds: str, task_id: str, auth: dict[str, str]) -> Any:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from labelpilot.config import Settings
 from labelpilot.db import Database
 from labelpilot.engine.worker import Worker
 from labelpilot.tasks.status import EVENT_LOST
 from tests.support.factories import make_dataset, png_b64
-from tests.support.procs import start_worker, stop_process, wait_for
+from tests.support.procs import start_worker, wait_for
 from tests.support.runners import SleepRunner
 
 SLOW = {
@@ -37,14 +35,6 @@ def dataset(client: TestClient, project: str, auth: dict[str, str]) -> str:
     )
     assert r.json()["success"]
     return ds
-
-
-@pytest.fixture
-def workers(settings: Settings) -> Iterator[list[Any]]:  # noqa: ARG001
-    procs: list[Any] = []
-    yield procs
-    for p in procs:
-        stop_process(p)
 
 
 def _task(client: TestClient, project: str, ds: str, task_id: str, auth: dict[str, str]) -> Any:
