@@ -118,3 +118,27 @@ def test_the_replay_cache_is_pruned(db: Database) -> None:
         assert session.scalar(select(func.count()).select_from(SignatureUse)) == 2
     with pytest.raises(RequestReplayed), db.transaction() as session:
         use_signature(session, "b" * 64, past + timedelta(days=3650))
+
+
+def test_our_client_keeps_identical_writes_in_one_second_distinct(
+    client: TestClient, cred: NewCredential, dataset: str
+) -> None:
+    """X-Sdk-Date has one-second resolution: without a signed nonce, the CLI's second identical
+    write inside a second was refused as a replay (CI caught ``models add`` twice)."""
+    import httpx
+
+    from labelpilot.client import AkSkAuth
+
+    auth = AkSkAuth(cred.access_key, cred.secret_key, cred.project_id)
+    path = _tasks_path(cred, dataset)
+    signed = []
+    for _ in range(2):
+        request = httpx.Request("POST", f"http://testserver{path}", content=BODY)
+        signed.append(next(auth.auth_flow(request)))
+    first, second = (dict(r.headers) for r in signed)
+    assert "x-labelpilot-nonce" in first["authorization"]
+    assert first["authorization"] != second["authorization"]
+    assert client.post(path, headers=first, content=BODY).status_code == 200
+    # the identical second write reaches the route (which refuses a second sleep task)
+    r = client.post(path, headers=second, content=BODY)
+    assert r.json()["error_code"] == "ModelArts.4386", r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import weakref
 from collections.abc import Generator
 from typing import Any
@@ -37,6 +38,10 @@ class AkSkAuth(httpx.Auth):
         request.headers.setdefault("Content-Type", "application/json")
         if self.project_id:
             request.headers.setdefault("X-Project-Id", self.project_id)
+        # The server refuses a signed write it has already accepted (replay guard), and
+        # X-Sdk-Date has one-second resolution: a signed random id keeps two identical writes
+        # sent within the same second distinct.
+        request.headers.setdefault("X-Labelpilot-Nonce", uuid.uuid4().hex)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _UNSIGNED_HEADERS}
         url = str(request.url)
         request.headers.update(
