@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
-from labelpilot.api import datasets, models, samples, services, tasks
+from labelpilot.api import datasets, models, openapi, samples, services, tasks
 from labelpilot.api.deps import Services, storable_params
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
@@ -44,8 +44,8 @@ WEB_DIR = Path(__file__).parent / "web"
 MODEL_UPLOAD = re.compile(r"^/v1/[^/]+/models/?$")
 
 
-def error_response(exc: LabelPilotError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+def error_response(exc: LabelPilotError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
 API_PATH = re.compile(r"^/v[12]/")
@@ -164,11 +164,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return error_response(NotFound("No such API"))
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed("Method not allowed on this API"))
+            allow = openapi.allowed_methods(request.app, request.url.path)
+            msg = f"Method {request.method} not allowed on this API; allowed: {', '.join(allow)}"
+            return error_response(MethodNotAllowed(msg), headers={"Allow": ", ".join(allow)})
         # any other status Starlette raises itself keeps its number in the code
         body = {"error_code": f"ModelArts.{exc.status_code}", "error_msg": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code)
@@ -238,6 +240,7 @@ def create_app(
     )
     app.state.services = svc
     install_error_handlers(app)
+    openapi.install(app)
     app.include_router(tasks.router)
     app.include_router(datasets.router)
     app.include_router(samples.router)

@@ -19,9 +19,21 @@ from labelpilot.api.deps import (
     Svc,
     WriteSession,
 )
+from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.api.render.tolerant import each
 from labelpilot.datasets import service as datasets
+from labelpilot.errors import (
+    DatasetBusy,
+    DatasetNameTaken,
+    DatasetNotFound,
+    ImageTooLarge,
+    ImageUnreadable,
+    LabelExists,
+    NotAvailable,
+    PathNotAllowed,
+    SampleTooLarge,
+)
 from labelpilot.samples.importing import create_dataset_with_sources
 from labelpilot.tasks import service as tasks
 
@@ -33,6 +45,14 @@ router = APIRouter(tags=["datasets"])
     status_code=201,
     response_model=s.CreateDatasetResponse,
     response_model_exclude_none=True,
+    responses=errors(
+        DatasetNameTaken,
+        ImageUnreadable,
+        SampleTooLarge,
+        PathNotAllowed,
+        ImageTooLarge,
+        NotAvailable,
+    ),
 )
 def create_dataset(
     project_id: ProjectId, body: s.CreateDatasetRequest, svc: Svc
@@ -92,6 +112,7 @@ def list_datasets(
     "/v2/{project_id}/datasets/{dataset_id}",
     response_model=s.DatasetOut,
     response_model_exclude_none=True,
+    responses=errors(DatasetNotFound),
 )
 def get_dataset(dataset: DatasetForRead, session: ReadSession, svc: Svc) -> s.DatasetOut:
     """A dataset with its sample counters and labels."""
@@ -99,7 +120,12 @@ def get_dataset(dataset: DatasetForRead, session: ReadSession, svc: Svc) -> s.Da
     return dataset_out(svc.storage, dataset, c, tasks.active_task_ids(session, dataset.id))
 
 
-@router.delete("/v2/{project_id}/datasets/{dataset_id}", status_code=204, response_class=Response)
+@router.delete(
+    "/v2/{project_id}/datasets/{dataset_id}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(DatasetNotFound, DatasetBusy),
+)
 def delete_dataset(dataset: DatasetForWrite, session: WriteSession, svc: Svc) -> None:
     """Delete a dataset, its samples and tasks (source directories are left untouched)."""
     tasks.delete_dataset_tasks(session, dataset)
@@ -110,6 +136,7 @@ def delete_dataset(dataset: DatasetForWrite, session: WriteSession, svc: Svc) ->
     "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels",
     response_model=s.BatchResponse,
     response_model_exclude_none=True,
+    responses=errors(LabelExists, DatasetNotFound),
 )
 def create_labels(
     dataset: DatasetForWrite, body: s.LabelsRequest, session: WriteSession
@@ -125,6 +152,7 @@ def create_labels(
     "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels",
     response_model=s.ListLabelsResponse,
     response_model_exclude_none=True,
+    responses=errors(DatasetNotFound),
 )
 def list_labels(dataset: DatasetForRead) -> s.ListLabelsResponse:
     return s.ListLabelsResponse(labels=[label_out(lb) for lb in dataset.labels])

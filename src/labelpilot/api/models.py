@@ -11,8 +11,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.openapi import errors
 from labelpilot.api.untrusted import CheckedBody
-from labelpilot.errors import BadRequest
+from labelpilot.errors import (
+    BadRequest,
+    InvalidModel,
+    ModelNotFound,
+    ModelTooLarge,
+    PathNotAllowed,
+)
 from labelpilot.mlmodels import service as registry
 from labelpilot.mlmodels.tables import Model
 
@@ -114,7 +121,11 @@ def _detail(row: Model) -> ModelDetail:
     )
 
 
-@router.post(BASE, response_model=CreateModelResponse)
+@router.post(
+    BASE,
+    response_model=CreateModelResponse,
+    responses=errors(InvalidModel, PathNotAllowed, ModelTooLarge),
+)
 def create_model(
     project_id: ProjectId, body: CreateModelRequest, session: WriteSession, svc: Svc
 ) -> CreateModelResponse:
@@ -181,12 +192,19 @@ def list_models(
     )
 
 
-@router.get(BASE + "/{model_id}", response_model=ModelDetail, response_model_exclude_none=True)
+@router.get(
+    BASE + "/{model_id}",
+    response_model=ModelDetail,
+    response_model_exclude_none=True,
+    responses=errors(ModelNotFound),
+)
 def show_model(project_id: ProjectId, model_id: str, session: ReadSession) -> ModelDetail:
     return _detail(registry.get_model(session, project_id, model_id))
 
 
-@router.delete(BASE + "/{model_id}", response_model=DeleteModelResponse)
+@router.delete(
+    BASE + "/{model_id}", response_model=DeleteModelResponse, responses=errors(ModelNotFound)
+)
 def delete_model(
     project_id: ProjectId, model_id: str, session: WriteSession, svc: Svc
 ) -> DeleteModelResponse:

@@ -20,11 +20,25 @@ from labelpilot.api.deps import (
     Svc,
     WriteSession,
 )
+from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import batch_response
 from labelpilot.api.render.samples import sample_out
 from labelpilot.api.render.tolerant import each
 from labelpilot.datasets.tables import STATE_AUTO, Dataset
-from labelpilot.errors import BadRequest, SampleNotFound
+from labelpilot.errors import (
+    BadRequest,
+    DatasetNotFound,
+    ImageTooLarge,
+    ImageUnreadable,
+    LabelNotFound,
+    NotAvailable,
+    PathNotAllowed,
+    SampleExists,
+    SampleNotFound,
+    SamplesNotFound,
+    SamplesNotUpdated,
+    SampleTooLarge,
+)
 from labelpilot.samples import query
 from labelpilot.samples import service as samples
 from labelpilot.samples.thumbnails import thumbnail
@@ -79,7 +93,12 @@ def _list(
     return s.ListSamplesResponse(sample_count=total, samples=each(rows, sample_out, "sample"))
 
 
-@router.get(SAMPLES, response_model=s.ListSamplesResponse, response_model_exclude_none=True)
+@router.get(
+    SAMPLES,
+    response_model=s.ListSamplesResponse,
+    response_model_exclude_none=True,
+    responses=errors(DatasetNotFound),
+)
 def list_samples(
     dataset: DatasetForRead,
     session: ReadSession,
@@ -109,7 +128,21 @@ def list_samples(
     )
 
 
-@router.post(SAMPLES, response_model=s.BatchResponse, response_model_exclude_none=True)
+@router.post(
+    SAMPLES,
+    response_model=s.BatchResponse,
+    response_model_exclude_none=True,
+    responses=errors(
+        SampleExists,
+        ImageUnreadable,
+        SampleTooLarge,
+        LabelNotFound,
+        PathNotAllowed,
+        DatasetNotFound,
+        ImageTooLarge,
+        NotAvailable,
+    ),
+)
 def add_samples(
     dataset: DatasetForWrite, body: s.AddSamplesRequest, session: WriteSession, svc: Svc
 ) -> s.BatchResponse:
@@ -125,7 +158,12 @@ def add_samples(
     return batch_response(outcome)
 
 
-@router.put(SAMPLES, response_model=s.BatchResponse, response_model_exclude_none=True)
+@router.put(
+    SAMPLES,
+    response_model=s.BatchResponse,
+    response_model_exclude_none=True,
+    responses=errors(SamplesNotUpdated, SamplesNotFound, LabelNotFound, DatasetNotFound),
+)
 def update_samples(
     dataset: DatasetForWrite, body: s.UpdateSamplesRequest, session: WriteSession
 ) -> s.BatchResponse:
@@ -134,7 +172,12 @@ def update_samples(
     return batch_response(samples.update_samples(session=session, dataset=dataset, edits=edits))
 
 
-@router.post(SAMPLES + "/delete", response_model=s.BatchResponse, response_model_exclude_none=True)
+@router.post(
+    SAMPLES + "/delete",
+    response_model=s.BatchResponse,
+    response_model_exclude_none=True,
+    responses=errors(SamplesNotFound, DatasetNotFound),
+)
 def delete_samples(
     dataset: DatasetForWrite, body: s.DeleteSamplesRequest, session: WriteSession, svc: Svc
 ) -> s.BatchResponse:
@@ -144,12 +187,21 @@ def delete_samples(
     return batch_response(outcome)
 
 
-@router.get(SAMPLES + "/{sample_id}", response_model=s.SampleOut, response_model_exclude_none=True)
+@router.get(
+    SAMPLES + "/{sample_id}",
+    response_model=s.SampleOut,
+    response_model_exclude_none=True,
+    responses=errors(DatasetNotFound, SampleNotFound),
+)
 def get_sample(sample: SampleForRead) -> s.SampleOut:
     return sample_out(sample)
 
 
-@router.get(SAMPLES + "/{sample_id}/content", response_class=Response)
+@router.get(
+    SAMPLES + "/{sample_id}/content",
+    response_class=Response,
+    responses=errors(DatasetNotFound, SampleNotFound),
+)
 def sample_content(sample: SampleForRead, svc: Svc) -> Response:
     """The sample's file bytes (LabelPilot extension; ``source`` is a storage URL)."""
     key = svc.storage.key_of(sample.source)
@@ -159,7 +211,11 @@ def sample_content(sample: SampleForRead, svc: Svc) -> Response:
     return Response(svc.storage.get(key), media_type=media)
 
 
-@router.get(SAMPLES + "/{sample_id}/thumbnail", response_class=Response)
+@router.get(
+    SAMPLES + "/{sample_id}/thumbnail",
+    response_class=Response,
+    responses=errors(ImageUnreadable, DatasetNotFound, SampleNotFound, ImageTooLarge),
+)
 def sample_thumbnail(
     sample: SampleForRead, svc: Svc, size: Annotated[int, Query(ge=16, le=512)] = 128
 ) -> Response:
@@ -168,7 +224,12 @@ def sample_thumbnail(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
-@router.get(AUTO, response_model=s.ListSamplesResponse, response_model_exclude_none=True)
+@router.get(
+    AUTO,
+    response_model=s.ListSamplesResponse,
+    response_model_exclude_none=True,
+    responses=errors(DatasetNotFound),
+)
 def list_auto_annotations(
     dataset: DatasetForRead,
     session: ReadSession,
@@ -197,7 +258,12 @@ def list_auto_annotations(
     )
 
 
-@router.get(AUTO + "/{sample_id}", response_model=s.SampleOut, response_model_exclude_none=True)
+@router.get(
+    AUTO + "/{sample_id}",
+    response_model=s.SampleOut,
+    response_model_exclude_none=True,
+    responses=errors(DatasetNotFound, SampleNotFound),
+)
 def get_auto_annotation(sample: SampleForRead) -> s.SampleOut:
     if sample.state != STATE_AUTO:
         raise SampleNotFound(sample.id)

@@ -14,8 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.openapi import errors
 from labelpilot.api.untrusted import INT32_MAX, CheckedBody, Int32
-from labelpilot.errors import BadRequest
+from labelpilot.errors import (
+    BadRequest,
+    ModelNotFound,
+    ServiceNotFound,
+)
 from labelpilot.mlmodels.tables import Model, Service
 from labelpilot.serving import service as services
 
@@ -145,7 +150,7 @@ def _wake(request: Request) -> None:
         supervisor.wake()
 
 
-@router.post(BASE, response_model=CreateServiceResponse)
+@router.post(BASE, response_model=CreateServiceResponse, responses=errors(ModelNotFound))
 def create_service(
     project_id: ProjectId,
     body: CreateServiceRequest,
@@ -202,13 +207,23 @@ def list_services(
     )
 
 
-@router.get(BASE + "/{service_id}", response_model=ServiceDetail, response_model_exclude_none=True)
+@router.get(
+    BASE + "/{service_id}",
+    response_model=ServiceDetail,
+    response_model_exclude_none=True,
+    responses=errors(ServiceNotFound),
+)
 def show_service(project_id: ProjectId, service_id: str, session: ReadSession) -> ServiceDetail:
     row = services.get_service(session, project_id, service_id)
     return _detail(row, session.get(Model, row.model_id))
 
 
-@router.put(BASE + "/{service_id}", response_model=ServiceDetail, response_model_exclude_none=True)
+@router.put(
+    BASE + "/{service_id}",
+    response_model=ServiceDetail,
+    response_model_exclude_none=True,
+    responses=errors(ServiceNotFound),
+)
 def update_service(
     project_id: ProjectId,
     service_id: str,
@@ -228,7 +243,9 @@ def update_service(
     return _detail(row, session.get(Model, row.model_id))
 
 
-@router.delete(BASE + "/{service_id}", response_model=DeleteServiceResponse)
+@router.delete(
+    BASE + "/{service_id}", response_model=DeleteServiceResponse, responses=errors(ServiceNotFound)
+)
 def delete_service(
     project_id: ProjectId, service_id: str, session: WriteSession, request: Request
 ) -> DeleteServiceResponse:

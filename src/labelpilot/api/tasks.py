@@ -16,16 +16,58 @@ from labelpilot.api.deps import (
     TaskForWrite,
     WriteSession,
 )
+from labelpilot.api.openapi import errors
 from labelpilot.api.render.tasks import event_trees, running_task, task_detail
 from labelpilot.api.render.tolerant import each
 from labelpilot.api.untrusted import MAX_CONFIG_BYTES, check_free_json
+from labelpilot.errors import (
+    AutoDeployRunning,
+    AutoLabelRunning,
+    DatasetNotFound,
+    DeployNeedsLabels,
+    DeployTooFewPerLabel,
+    GroupingRunning,
+    InvalidTaskType,
+    ModelDoesNotFitDataset,
+    ModelNotFound,
+    NoLabeledSamples,
+    NoTargetSamples,
+    NotAvailable,
+    PreLabelRunning,
+    TaskNameTaken,
+    TaskNotFound,
+    TooFewLabels,
+    TooManyClusters,
+)
 from labelpilot.tasks import service as tasks
 
 router = APIRouter(tags=["intelligent tasks"])
 BASE = "/v2/{project_id}/datasets/{dataset_id}/tasks"
 
 
-@router.post(BASE, response_model=s.CreateTaskResponse, response_model_exclude_none=True)
+@router.post(
+    BASE,
+    response_model=s.CreateTaskResponse,
+    response_model_exclude_none=True,
+    responses=errors(
+        InvalidTaskType,
+        TaskNameTaken,
+        NoLabeledSamples,
+        TooFewLabels,
+        NoTargetSamples,
+        ModelDoesNotFitDataset,
+        DeployNeedsLabels,
+        DeployTooFewPerLabel,
+        TooManyClusters,
+        DatasetNotFound,
+        ModelNotFound,
+        NotAvailable,
+        AutoLabelRunning,
+        PreLabelRunning,
+        AutoDeployRunning,
+        GroupingRunning,
+    ),
+)
 def create_task(
     dataset: DatasetForWrite,
     session: WriteSession,
@@ -53,7 +95,12 @@ def create_task(
     return s.CreateTaskResponse(task_id=task.id)
 
 
-@router.get(BASE, response_model=s.ListTasksResponse, response_model_exclude_none=True)
+@router.get(
+    BASE,
+    response_model=s.ListTasksResponse,
+    response_model_exclude_none=True,
+    responses=errors(InvalidTaskType, DatasetNotFound, NotAvailable),
+)
 def list_tasks(
     dataset: DatasetForRead,
     session: ReadSession,
@@ -81,13 +128,23 @@ def list_tasks(
     )
 
 
-@router.get(BASE + "/{task_id}", response_model=s.TaskDetail, response_model_exclude_none=True)
+@router.get(
+    BASE + "/{task_id}",
+    response_model=s.TaskDetail,
+    response_model_exclude_none=True,
+    responses=errors(DatasetNotFound, TaskNotFound),
+)
 def describe_task(task: TaskForRead, session: ReadSession) -> s.TaskDetail:
     """A task's details, progress, config, result and events."""
     return task_detail(task, event_trees(tasks.task_events(session, [task.id])).get(task.id))
 
 
-@router.post(BASE + "/{task_id}/stop", status_code=204, response_class=Response)
+@router.post(
+    BASE + "/{task_id}/stop",
+    status_code=204,
+    response_class=Response,
+    responses=errors(DatasetNotFound, TaskNotFound),
+)
 def stop_task(task: TaskForWrite, session: WriteSession) -> None:
     """Stop a task: queued stops now, running stops within seconds; finished is a no-op."""
     tasks.stop_task(session, task)
