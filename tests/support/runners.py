@@ -72,3 +72,11 @@ class SleepDeployRunner(SleepRunner):
     @property
     def type(self) -> int:
         return self.settings.auto_deploy_type
+
+
+class DataSleepRunner(SleepRunner):
+    """A data task (not intelligent): runs on the engine, refused by CreateTask and ListTasks."""
+
+    task_type: ClassVar[str] = "test-data-sleep"
+    type_code: ClassVar[int] = 97
+    intelligent: ClassVar[bool] = False

@@ -96,6 +96,10 @@ class TaskRunner(ABC, Generic[ConfigT]):
     # dataset types the kind runs on (None: any; checked before the config) and its title
     dataset_types: ClassVar[tuple[int, ...] | None] = None
     title: ClassVar[str] = ""
+    # An intelligent task: created by CreateTask and listed by ListTasks. A data task (import,
+    # export, publish, sync) runs on the same engine but has its own routes, so CreateTask
+    # refuses its name and ListTasks never shows it.
+    intelligent: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -161,8 +165,18 @@ class KindRegistry:
         return {**BUILTIN_KINDS, **self.settings.runner_plugins}
 
     def names(self) -> list[str]:
-        """Every task_type a client may send (ModelArts' kinds and plugins)."""
-        return list(dict.fromkeys([*MODELARTS_KINDS, *self._paths()]))
+        """Every task_type a client may send to CreateTask (ModelArts' kinds and plugins)."""
+        installed = [name for name in self._paths() if self.get(name).intelligent]
+        return list(dict.fromkeys([*MODELARTS_KINDS, *installed]))
+
+    def intelligent(self, task_type: str, field: str = "task_type") -> TaskRunner[Any]:
+        """The runner of an intelligent kind (CreateTask, ListTasks): 400 for a data task's name."""
+        runner = self.get(task_type, field)
+        if not runner.intelligent:
+            raise InvalidTaskType(
+                f"{field} '{task_type}' is invalid; allowed values: {', '.join(self.names())}"
+            )
+        return runner
 
     def get(self, task_type: str, field: str = "task_type") -> TaskRunner[Any]:
         """The runner of ``task_type``: 400 for an unknown name, 501 for one not installed."""

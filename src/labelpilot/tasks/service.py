@@ -45,7 +45,7 @@ def create_task(
     """Validate and queue a task (check order as in the contract's §8); no ML runs here."""
     # only an absent task_type defaults; "" names no kind (400)
     task_type = "auto-label" if new.task_type is None else new.task_type
-    runner: TaskRunner[Any] = kinds.get(task_type)
+    runner: TaskRunner[Any] = kinds.intelligent(task_type)
     conflict = runner.running_error(runner.running_message)
     if _running_conflict(session, dataset.id, runner.type):
         raise conflict
@@ -137,7 +137,7 @@ def list_tasks(
     types: Sequence[int] = (
         [kinds.get(k).type for k in DEFAULT_LIST_KINDS]
         if task_type is None
-        else (kinds.get(task_type, "type").type,)
+        else (kinds.intelligent(task_type, "type").type,)
     )
     q = select(Task).where(Task.dataset_id == dataset.id, Task.type.in_(types))
     if task_name:
