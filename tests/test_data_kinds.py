@@ -12,9 +12,7 @@ from tests.support.factories import make_dataset
 DATA_KIND = "tests.support.runners:DataSleepRunner"
 
 
-def test_a_data_kind_is_not_an_intelligent_task(
-    settings: Settings, client: TestClient, project: str, auth: dict[str, str]
-) -> None:
+def test_a_data_kind_is_not_an_intelligent_task(settings: Settings) -> None:
     registry = KindRegistry(
         settings.model_copy(
             update={"runner_plugins": {**settings.runner_plugins, "test-data-sleep": DATA_KIND}}
