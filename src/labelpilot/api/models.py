@@ -11,12 +11,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import CheckedBody
 from labelpilot.errors import BadRequest
 from labelpilot.mlmodels import service as registry
 from labelpilot.mlmodels.tables import Model
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=RetryingRoute)
 BASE = "/v1/{project_id}/models"
 
 

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import INT32_MAX, CheckedBody, Int32
 from labelpilot.errors import BadRequest
 from labelpilot.mlmodels.tables import Model, Service
 from labelpilot.serving import service as services
 
-router = APIRouter(tags=["services"])
+router = APIRouter(tags=["services"], route_class=RetryingRoute)
 BASE = "/v1/{project_id}/services"
 
 
