@@ -22,6 +22,7 @@ from labelpilot.api.deps import (
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.api.render.tolerant import each
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets import service as datasets
 from labelpilot.errors import (
     DatasetBusy,
@@ -37,7 +38,7 @@ from labelpilot.errors import (
 from labelpilot.samples.importing import create_dataset_with_sources
 from labelpilot.tasks import service as tasks
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], route_class=RetryingRoute)
 
 
 @router.post(

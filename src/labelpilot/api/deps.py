@@ -111,11 +111,15 @@ async def authenticate(
             cred = creds.by_access_key(session, verified.access)
             assert cred is not None
             owner = cred.project_id
-            if request.method not in REPEATABLE_METHODS:
+            # The signature is committed at once, in its own transaction; a rerun of this same
+            # request after a transient failure (api/retry.py) must not meet it as a replay.
+            rerun = getattr(request.state, "used_signature", None) == verified.signature
+            if request.method not in REPEATABLE_METHODS and not rerun:
                 window = timedelta(seconds=svc.settings.signature_skew_seconds)
                 expires = (verified.signed_at + window).replace(tzinfo=None)
                 with svc.db.transaction() as write:
                     creds.use_signature(write, verified.signature, expires)
+                request.state.used_signature = verified.signature
             header_project = request.headers.get("x-project-id")
             if header_project and header_project != project_id:
                 raise Forbidden("X-Project-Id does not match the project in the URL")

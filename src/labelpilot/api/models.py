@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
 from labelpilot.api.openapi import errors
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import CheckedBody
 from labelpilot.errors import (
     BadRequest,
@@ -23,7 +24,7 @@ from labelpilot.errors import (
 from labelpilot.mlmodels import service as registry
 from labelpilot.mlmodels.tables import Model
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=RetryingRoute)
 BASE = "/v1/{project_id}/models"
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from labelpilot.errors import (
     BadRequest,
     BodyTooLarge,
+    DatasetNotFound,
     Forbidden,
     InternalError,
     InvalidJson,
@@ -37,7 +38,7 @@ from labelpilot.errors import (
 class ErrorBody(BaseModel):
     """The ModelArts error body every 4xx and 5xx answer carries."""
 
-    error_code: str = Field(examples=["ModelArts.4352"])
+    error_code: str = Field(examples=[DatasetNotFound.error_code])
     error_msg: str = Field(examples=["Dataset d1 not found"])
 
 

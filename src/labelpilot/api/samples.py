@@ -24,6 +24,7 @@ from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import batch_response
 from labelpilot.api.render.samples import sample_out
 from labelpilot.api.render.tolerant import each
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets.tables import STATE_AUTO, Dataset
 from labelpilot.errors import (
     BadRequest,
@@ -44,7 +45,7 @@ from labelpilot.samples import service as samples
 from labelpilot.samples.thumbnails import thumbnail
 from labelpilot.samples.types import SampleFilter
 
-router = APIRouter(tags=["samples"])
+router = APIRouter(tags=["samples"], route_class=RetryingRoute)
 SAMPLES = "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples"
 AUTO = "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples"
 

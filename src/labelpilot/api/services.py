@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from labelpilot.api.deps import ProjectId, ReadSession, Svc, WriteSession
 from labelpilot.api.openapi import errors
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import INT32_MAX, CheckedBody, Int32
 from labelpilot.errors import (
     BadRequest,
@@ -24,7 +25,7 @@ from labelpilot.errors import (
 from labelpilot.mlmodels.tables import Model, Service
 from labelpilot.serving import service as services
 
-router = APIRouter(tags=["services"])
+router = APIRouter(tags=["services"], route_class=RetryingRoute)
 BASE = "/v1/{project_id}/services"
 
 

@@ -19,6 +19,7 @@ from labelpilot.api.deps import (
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.tasks import event_trees, running_task, task_detail
 from labelpilot.api.render.tolerant import each
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import MAX_CONFIG_BYTES, check_free_json
 from labelpilot.errors import (
     AutoDeployRunning,
@@ -41,7 +42,7 @@ from labelpilot.errors import (
 )
 from labelpilot.tasks import service as tasks
 
-router = APIRouter(tags=["intelligent tasks"])
+router = APIRouter(tags=["intelligent tasks"], route_class=RetryingRoute)
 BASE = "/v2/{project_id}/datasets/{dataset_id}/tasks"
 
 

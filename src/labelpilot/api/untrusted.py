@@ -3,14 +3,17 @@
 Every request body (the ``In`` models' roots) and every JSON query value is walked once: integers
 must fit int64 (what PostgreSQL's JSONB, SQLite and orjson all render back), floats must be finite
 (JSON has no NaN or Infinity; Python's parser accepts them), strings carry no NUL (PostgreSQL text
-and JSONB refuse it), and nesting is bounded. A free-form value that is stored as it came (label
-``property`` and ``attributes``, sample ``metadata``, task ``config`` extras) is bounded in size
-too. A violation is a 400 naming the field; nothing is stored.
+and JSONB refuse it) and no unpaired surrogate (an escape such as ``"\\ud800"`` parses to one; no
+UTF-8 encoder, so neither orjson nor the databases' drivers, takes it), and nesting is bounded. A
+free-form value that is stored as it came (label ``property`` and ``attributes``, sample
+``metadata``, task ``config`` extras) is bounded in size too. A violation is a 400 naming the
+field; nothing is stored.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +26,7 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_DEPTH = 32
 MAX_FREE_JSON_BYTES = 64 * 1024  # a label property or attributes, a sample's metadata
 MAX_CONFIG_BYTES = 1024 * 1024  # a task or model config (may list many samples or classes)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # A body or query integer stored in an SQL INTEGER column (4 bytes on PostgreSQL).
 Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
@@ -56,6 +60,8 @@ def check_json(value: Any, field: str = "") -> None:
         elif isinstance(item, str):
             if "\x00" in item:
                 raise _fail(where, "NUL character in a string")
+            if _SURROGATE.search(item):
+                raise _fail(where, "unpaired surrogate in a string")
         elif isinstance(item, dict | list):
             if depth >= MAX_DEPTH:
                 raise _fail(where, f"nested deeper than {MAX_DEPTH} levels")
@@ -63,6 +69,8 @@ def check_json(value: Any, field: str = "") -> None:
             for key, child in reversed(list(pairs)):
                 if isinstance(key, str) and "\x00" in key:
                     raise _fail(where, "NUL character in a key")
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise _fail(where, "unpaired surrogate in a key")
                 stack.append((child, _path(where, key), depth + 1))
 
 

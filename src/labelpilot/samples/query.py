@@ -90,9 +90,11 @@ def _condition(i: int, c: Condition) -> list[ColumnElement[bool]]:
         hard = _meta_str(attr.HARD).in_(["1", "1.0", "true"])
         out.append(hard if c.hard == "1" else ~func.coalesce(hard, False))
     if c.sample_name is not None:
-        # autoescape: ``%``, ``_`` and ``\`` in a name are literal, not LIKE wildcards
-        tail = Sample.name.endswith("/" + c.sample_name, autoescape=True)
-        out.append(or_(Sample.name == c.sample_name, tail))
+        # the name, or its last path parts: compared as text, not with LIKE, which has
+        # wildcards and on SQLite ignores the case of ASCII letters
+        tail = "/" + c.sample_name
+        ends = func.substr(Sample.name, func.length(Sample.name) - len(tail) + 1) == tail
+        out.append(or_(Sample.name == c.sample_name, ends))
     if c.sample_dir is not None:
         if not c.sample_dir.endswith("/"):
             raise BadRequest(f"{f}.sample_dir must end with '/'")
