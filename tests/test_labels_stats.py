@@ -8,6 +8,7 @@ every write the dataset's counters and the statistics are compared with a recoun
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
@@ -468,3 +469,52 @@ def test_stats_bad_query(api: Api, zoo: str) -> None:
         "email",
     )
     assert api.stats(zoo, locale="zh-cn")["sample_stats"]["total"] == 5
+
+
+# --- client and CLI, signed, against a live server -----------------------------------------
+
+
+def test_client_and_cli(app: Any, db: Database, cred: Any, project: str, api: Api) -> None:
+    from typer.testing import CliRunner
+
+    from labelpilot.cli.main import app as cli
+    from labelpilot.client import LabelPilotClient
+    from labelpilot.config import get_settings
+    from tests.support.live import live_server
+
+    ds = api.create("cli", dataset_type=100)
+    api.add(ds, text_item("a.txt", "x"), text_item("b.txt", "x", "y"), text_item("c.txt", "z"))
+    with live_server(app) as url:
+        with LabelPilotClient(url, project, ak=cred.access_key, sk=cred.secret_key) as c:
+            assert c.update_label(ds, "z", {"@modelarts:color": "#123456"}) == {}
+            out = c.update_labels(ds, [{"name": "x", "property": {"@modelarts:rename_to": "w"}}])
+            assert out["success"] is True
+            assert c.delete_labels(ds, ["y"], delete_policy=1)["success"] is True
+            assert c.delete_label(ds, "z", delete_source=True) == {}
+            assert c.get_stats(ds)["sample_stats"]["total"] == 2  # c.txt went with z
+        env = {
+            "LABELPILOT_URL": url,
+            "LABELPILOT_PROJECT_ID": project,
+            "LABELPILOT_ACCESS_KEY": cred.access_key,
+            "LABELPILOT_SECRET_KEY": cred.secret_key,
+            "COLUMNS": "200",
+        }
+        get_settings.cache_clear()
+        runner = CliRunner()
+        done = runner.invoke(
+            cli,
+            ["datasets", "update", ds, "--description", "d", "--add-label", "v", "--rename", "w=u"],
+            env=env,
+        )
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output) == {"dataset_id": ds}
+        shown = runner.invoke(cli, ["datasets", "stats", ds], env=env)
+        assert shown.exit_code == 0, shown.output
+        row = next(line for line in shown.output.splitlines() if " u " in line)
+        assert [cell.strip() for cell in row.split("│")[1:5]] == ["u", "100", "2", "2"]
+        bad = runner.invoke(cli, ["datasets", "update", ds, "--rename", "u"], env=env)
+        assert bad.exit_code != 0
+        get_settings.cache_clear()
+    assert api.sample_labels(ds) == {"a.txt": ["u"], "b.txt": ["u"]}
+    assert api.dataset(ds)["description"] == "d"
+    recount(db, api, ds)
