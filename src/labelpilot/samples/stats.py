@@ -17,7 +17,7 @@ from labelpilot.samples import attributes as attr
 from labelpilot.samples.query import STATE_FILTERS, hard_flag
 
 # Occurrences of each hard-example reason: JSON arrays unnested by each dialect's own function.
-_REASONS_SQL = {
+REASONS_SQL = {
     "sqlite": (
         "SELECT r.value, count(*) FROM samples AS s, "
         "json_each(s.metadata, '$.\"{key}\"') AS r "
@@ -91,7 +91,7 @@ def label_counts(session: Session, ds: Dataset, state: str | None) -> dict[str, 
 
 def reason_counts(session: Session, ds: Dataset, state: str | None) -> dict[int, int]:
     dialect = session.get_bind().dialect.name
-    sql = _REASONS_SQL[dialect].format(
+    sql = REASONS_SQL[dialect].format(
         key=attr.HARD_REASONS, state="AND s.state = :state" if state is not None else ""
     )
     params = {"dataset_id": ds.id, **({"state": state} if state is not None else {})}
