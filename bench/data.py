@@ -67,11 +67,13 @@ STATS_SQL = {
         REASONS_SQL["postgresql"].format(key="@modelarts:hard_reasons", state=""),
     ],
 }
+SAMPLE_ROW = (
+    "id, dataset_id, name, sample_type, source, size, sample_time, state, metadata, sample_usage"
+)
 LIST_SQL = [
-    "SELECT count(*) FROM (SELECT id FROM samples WHERE dataset_id = :d) AS q",
-    "SELECT id, dataset_id, name, sample_type, source, size, sample_time, state, metadata, "
-    "sample_usage FROM samples WHERE dataset_id = :d ORDER BY sample_time DESC, id DESC "
-    "LIMIT :limit OFFSET :offset",
+    f"SELECT count(*) FROM (SELECT {SAMPLE_ROW} FROM samples WHERE dataset_id = :d) AS anon_1",
+    f"SELECT {SAMPLE_ROW} FROM samples WHERE dataset_id = :d "
+    "ORDER BY sample_time DESC, id DESC LIMIT :limit OFFSET :offset",
 ]
 LABELS_OF_PAGE = (
     "SELECT sample_id, id, dataset_id, position, label_id, name, type, score, annotated_by, "
