@@ -165,7 +165,7 @@ class Bare:
 
     def run(self, sql: str, params: dict[str, Any]) -> list[Any]:
         if self.dialect == "postgresql":
-            for key in params:
+            for key in sorted(params, key=len, reverse=True):  # :dataset_id before :d
                 sql = sql.replace(f":{key}", f"%({key})s")
         cur = self.con.execute(sql, params)
         return list(cur.fetchall())
@@ -267,6 +267,10 @@ def report(http: httpx.Client, url: str, bare: Bare, dataset: str, args: Any) ->
         sql_ms = timed(sql_call, args.repeat)
         print(f"{name:>16} {api_ms:10.1f} {sql_ms:10.1f} {api_ms / sql_ms:6.2f}x")
     sys.stdout.flush()
+    parts = ("states + hard", "per label", "hard reasons")
+    for part, sql in zip(parts, STATS_SQL[bare.dialect], strict=True):
+        ms = timed(lambda sql=sql: bare.run(sql, {"d": dataset, "dataset_id": dataset}), 3)
+        print(f"{'stats SQL:':>16} {part:<14} {ms:8.1f} ms")
 
 
 if __name__ == "__main__":

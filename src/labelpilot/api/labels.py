@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import ConfigDict, Field
@@ -14,6 +14,7 @@ from labelpilot.api.deps import DatasetForWrite, IntQuery, Svc, WriteSession
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import batch_response
 from labelpilot.api.untrusted import CheckedBody, check_free_json
+from labelpilot.datasets.types import LabelSpec
 from labelpilot.errors import (
     BadRequest,
     DatasetNameTaken,
@@ -53,7 +54,7 @@ class LabelPropertyMap(CheckedBody):
     model_config = ConfigDict(extra="allow")
 
 
-def _specs(labels: list[s.LabelIn] | None, field: str) -> list[Any] | None:
+def _specs(labels: list[s.LabelIn] | None, field: str) -> list[LabelSpec] | None:
     if labels is None:
         return None
     return [translate.label_spec(x, f"{field}[{i}]") for i, x in enumerate(labels)]

@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelpilot.datasets.service import create_labels
@@ -233,8 +234,7 @@ def delete_labels(
 
     def apply(i: int, name: str) -> None:
         label = find_label(ds, name, f"labels[{i}].name")
-        found = delete_label(session, storage, ds, label, policy)
-        keys.extend(found)  # only once the item's savepoint holds (a failure raised above)
+        keys.extend(delete_label(session, storage, ds, label, policy))
 
     outcome = _batch(session, names, lambda n: n, apply)
     delete_files_later(session, storage, keys)
@@ -298,6 +298,11 @@ def update_dataset(session: Session, storage: Storage, ds: Dataset, edit: Datase
         if taken:
             raise DatasetNameTaken(f"dataset_name '{edit.name}' is already used")
         ds.name = edit.name
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError as exc:  # a concurrent write took the name after the check
+            raise DatasetNameTaken(f"dataset_name '{edit.name}' is already used") from exc
     if edit.description is not None:
         ds.description = edit.description
     if edit.labels is not None:
