@@ -49,9 +49,10 @@ LIMIT = 100
 CHUNK = 100_000
 
 # The statements behind each call, as the ORM sends them (placeholders :d, :limit, :offset).
+MENTIONS_HARD = "CAST(metadata AS TEXT) LIKE '%' || '\"@modelarts:hard\"' || '%' ESCAPE '/'"
 STATS_SQL = {
     "sqlite": [
-        "SELECT state, count(*), sum(CASE WHEN CAST(JSON_EXTRACT(metadata, "
+        f"SELECT state, count(*), sum(CASE WHEN {MENTIONS_HARD} AND CAST(JSON_EXTRACT(metadata, "
         "'$.\"@modelarts:hard\"') AS VARCHAR) IN ('1', '1.0', 'true') THEN 1 ELSE 0 END) "
         "FROM samples WHERE dataset_id = :d GROUP BY state",
         "SELECT name, count(*), count(DISTINCT sample_id) FROM sample_labels "
@@ -59,9 +60,9 @@ STATS_SQL = {
         REASONS_SQL["sqlite"].format(key="@modelarts:hard_reasons", state=""),
     ],
     "postgresql": [
-        "SELECT state, count(*), sum(CASE WHEN CAST((metadata ->> '@modelarts:hard') AS VARCHAR) "
-        "IN ('1', '1.0', 'true') THEN 1 ELSE 0 END) FROM samples WHERE dataset_id = :d "
-        "GROUP BY state",
+        f"SELECT state, count(*), sum(CASE WHEN {MENTIONS_HARD} AND CAST((metadata ->> "
+        "'@modelarts:hard') AS VARCHAR) IN ('1', '1.0', 'true') THEN 1 ELSE 0 END) "
+        "FROM samples WHERE dataset_id = :d GROUP BY state",
         "SELECT name, count(*), count(DISTINCT sample_id) FROM sample_labels "
         "WHERE dataset_id = :d GROUP BY name",
         REASONS_SQL["postgresql"].format(key="@modelarts:hard_reasons", state=""),

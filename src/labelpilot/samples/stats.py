@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select, text
+from sqlalchemy import Text, and_, case, cast, distinct, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -17,18 +17,20 @@ from labelpilot.samples import attributes as attr
 from labelpilot.samples.query import STATE_FILTERS, hard_flag
 
 # Occurrences of each hard-example reason: JSON arrays unnested by each dialect's own function.
+# The LIKE on the JSON text is a cheap prefilter: only rows that mention the key are parsed.
 REASONS_SQL = {
     "sqlite": (
         "SELECT r.value, count(*) FROM samples AS s, "
         "json_each(s.metadata, '$.\"{key}\"') AS r "
-        "WHERE s.dataset_id = :dataset_id {state} "
+        "WHERE s.dataset_id = :dataset_id {state} AND s.metadata LIKE '%\"{key}\"%' "
         "AND json_type(s.metadata, '$.\"{key}\"') = 'array' GROUP BY r.value"
     ),
     "postgresql": (
         "SELECT r.value, count(*) FROM samples AS s CROSS JOIN LATERAL "
         "json_array_elements_text(CASE WHEN json_typeof(s.metadata -> '{key}') = 'array' "
         "THEN s.metadata -> '{key}' ELSE '[]'::json END) AS r(value) "
-        "WHERE s.dataset_id = :dataset_id {state} GROUP BY r.value"
+        "WHERE s.dataset_id = :dataset_id {state} AND s.metadata::text LIKE '%\"{key}\"%' "
+        "GROUP BY r.value"
     ),
 }
 
@@ -113,8 +115,11 @@ def dataset_stats(session: Session, ds: Dataset, *, sample_state: str | None) ->
         return DatasetStats(empty, 0, 0, 0, 0, {})
     by_state: dict[str, int] = {}
     hard = 0
+    # the LIKE first: only the rows whose JSON mentions the key are parsed
+    mentions_hard = cast(Sample.meta, Text).contains(f'"{attr.HARD}"', autoescape=True)
+    is_hard = and_(mentions_hard, hard_flag())
     rows = session.execute(
-        select(Sample.state, func.count(), func.sum(case((hard_flag(), 1), else_=0)))
+        select(Sample.state, func.count(), func.sum(case((is_hard, 1), else_=0)))
         .where(*_in_scope(ds, state))
         .group_by(Sample.state)
     )
