@@ -166,6 +166,7 @@ class Bare:
 
     def run(self, sql: str, params: dict[str, Any]) -> list[Any]:
         if self.dialect == "postgresql":
+            sql = sql.replace("%", "%%")  # psycopg's placeholders start with %
             for key in sorted(params, key=len, reverse=True):  # :dataset_id before :d
                 sql = sql.replace(f":{key}", f"%({key})s")
         cur = self.con.execute(sql, params)
