@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
-from labelpilot.api import datasets, models, openapi, samples, services, tasks
+from labelpilot.api import datasets, labels, models, openapi, samples, services, stats, tasks
 from labelpilot.api.deps import Services, storable_params
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
@@ -243,6 +243,8 @@ def create_app(
     openapi.install(app)
     app.include_router(tasks.router)
     app.include_router(datasets.router)
+    app.include_router(labels.router)  # issue #13: dataset update, label maintenance
+    app.include_router(stats.router)
     app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(services.router)

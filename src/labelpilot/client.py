@@ -204,6 +204,42 @@ class LabelPilotClient:
     def list_labels(self, dataset_id: str) -> dict[str, Any]:
         return self._request("GET", _ds(dataset_id, "data-annotations", "labels"))
 
+    # Dataset update, label maintenance, statistics (issue #13: labels/stats)
+    def update_dataset(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateDataset: ``dataset_name``, ``description``, ``add/update/delete_labels``."""
+        return self._request("PUT", _ds(dataset_id), body)
+
+    def update_labels(self, dataset_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        """Batch update; ``property["@modelarts:rename_to"]`` renames a label on every sample."""
+        path = _ds(dataset_id, "data-annotations", "labels")
+        return self._request("PUT", path, {"labels": labels})
+
+    def delete_labels(
+        self, dataset_id: str, names: list[str], delete_policy: int = 0
+    ) -> dict[str, Any]:
+        """Batch delete; policy 1 also deletes samples left unlabeled, 2 their files too."""
+        path = _ds(dataset_id, "data-annotations", "labels", "delete")
+        body = {"labels": [{"name": n} for n in names]}
+        return self._request("POST", path, body, params={"delete_policy": delete_policy})
+
+    def update_label(
+        self, dataset_id: str, name: str, prop: dict[str, Any], label_type: int | None = None
+    ) -> dict[str, Any]:
+        """Merge a LabelProperty map into one label (``@modelarts:rename_to`` renames it)."""
+        path = _ds(dataset_id, "data-annotations", "labels", name)
+        return self._request("PUT", path, prop, params={"label_type": label_type})
+
+    def delete_label(
+        self, dataset_id: str, name: str, delete_source: bool = False
+    ) -> dict[str, Any]:
+        """Delete a label and the samples carrying only it (their files with delete_source)."""
+        path = _ds(dataset_id, "data-annotations", "labels", name)
+        return self._request("DELETE", path, params={"delete_source": str(delete_source).lower()})
+
+    def get_stats(self, dataset_id: str, **params: Any) -> dict[str, Any]:
+        """GetDatasetStats: label, sample-state and hard-example statistics."""
+        return self._request("GET", _ds(dataset_id, "data-annotations", "stats"), params=params)
+
     # Intelligent tasks
     def create_task(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", _ds(dataset_id, "tasks"), body)

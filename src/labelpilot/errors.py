@@ -96,6 +96,12 @@ class LabelExists(LabelPilotError):
     error_code = "ModelArts.4411"
 
 
+class LabelShortcutTaken(LabelPilotError):
+    """Another label of the dataset has the ``@modelarts:shortcut``."""
+
+    error_code = "ModelArts.4412"
+
+
 class SamplesNotUpdated(LabelPilotError):
     """Batch answer of UpdateSamples when an item failed."""
 

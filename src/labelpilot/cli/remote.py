@@ -96,6 +96,75 @@ def datasets_create(
     typer.echo(json.dumps(_call(_client().create_dataset, body)))
 
 
+# --- datasets: update and statistics (issue #13: labels/stats) -------------------------------
+
+
+@datasets_app.command("update")
+def datasets_update(
+    dataset_id: str,
+    name: Annotated[str | None, typer.Option(help="New dataset_name")] = None,
+    description: Annotated[str | None, typer.Option(help="New description")] = None,
+    add_label: Annotated[list[str] | None, typer.Option(help="Label to add (repeatable)")] = None,
+    delete_label: Annotated[
+        list[str] | None, typer.Option(help="Label to delete from every sample (repeatable)")
+    ] = None,
+    rename: Annotated[
+        list[str] | None, typer.Option(help="OLD=NEW: rename a label on every sample")
+    ] = None,
+) -> None:
+    """Update a dataset: name, description, labels (one transaction: delete, add, rename)."""
+    body: dict[str, Any] = {}
+    if name is not None:
+        body["dataset_name"] = name
+    if description is not None:
+        body["description"] = description
+    if add_label:
+        body["add_labels"] = [{"name": n} for n in add_label]
+    if delete_label:
+        body["delete_labels"] = [{"name": n} for n in delete_label]
+    if rename:
+        pairs = [r.split("=", 1) for r in rename]
+        if any(len(p) != 2 or not all(p) for p in pairs):
+            raise typer.BadParameter("--rename takes OLD=NEW")
+        body["update_labels"] = [
+            {"name": old, "property": {"@modelarts:rename_to": new}} for old, new in pairs
+        ]
+    if not body:
+        raise typer.BadParameter("nothing to update: pass --name, --description or a label option")
+    typer.echo(json.dumps(_call(_client().update_dataset, dataset_id, body)))
+
+
+@datasets_app.command("stats")
+def datasets_stats(
+    dataset_id: str,
+    sample_state: Annotated[
+        str | None, typer.Option(help="Count only samples in this state")
+    ] = None,
+) -> None:
+    """Samples per state, hard examples, and samples and instances per label, as tables."""
+    st = _call(_client().get_stats, dataset_id, sample_state=sample_state)
+    samples = st["sample_stats"]
+    keys = st["key_sample_stats"]
+    table = Table("samples", "labeled", "unlabeled", "to confirm", "hard", title="samples")
+    table.add_row(
+        str(samples["total"]),
+        str(samples["manual_annotation"]),
+        str(samples["un_annotation"]),
+        str(samples["auto_annotation"]),
+        str(keys["key_sample"]),
+    )
+    out().print(table)
+    labels = Table("label", "type", "samples", "instances", title="labels")
+    for lb in st["label_stats"]:
+        labels.add_row(lb["name"], str(lb["type"]), str(lb["sample_count"]), str(lb["count"]))
+    out().print(labels)
+    if st["hard_detail_stats"]:
+        hard = Table("reason", "samples", "what", title="hard-example reasons")
+        for rid, d in st["hard_detail_stats"].items():
+            hard.add_row(rid, str(d["key"]), d["value"]["reason"])
+        out().print(hard)
+
+
 def _tasks_table(data: dict[str, Any]) -> Table:
     title = f"{data['total_count']} task(s)"
     if data["exist_running_deploy_task"]:

@@ -68,6 +68,7 @@ class Sample(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "name", name="uq_sample_dataset_name"),
         Index("ix_samples_dataset_state", "dataset_id", "state"),
+        Index("ix_samples_list_order", "dataset_id", "sample_time", "id"),  # ListSamples' order
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -95,7 +96,8 @@ class SampleLabel(Base):
     """One label on one sample; ``score`` is set by auto labeling."""
 
     __tablename__ = "sample_labels"
-    __table_args__ = (Index("ix_sample_labels_name", "dataset_id", "name"),)
+    # sample_id: the label statistics count distinct samples per name from the index alone
+    __table_args__ = (Index("ix_sample_labels_name", "dataset_id", "name", "sample_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sample_id: Mapped[str] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)

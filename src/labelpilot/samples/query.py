@@ -55,6 +55,11 @@ def _meta_str(key: str) -> ColumnElement[Any]:
     return cast(Sample.meta[key].as_string(), String)
 
 
+def hard_flag() -> ColumnElement[bool]:
+    """True for a hard-example sample (``@modelarts:hard`` as ModelArts and older rows write it)."""
+    return _meta_str(attr.HARD).in_(["1", "1.0", "true"])
+
+
 def _op(value: str | None, default: str, field: str) -> str:
     op = (value or default).upper()
     if op not in ("AND", "OR"):
@@ -87,7 +92,7 @@ def _condition(i: int, c: Condition) -> list[ColumnElement[bool]]:
     if c.hard is not None:
         if c.hard not in ("0", "1"):
             raise BadRequest(f"{f}.hard must be '0' or '1'")
-        hard = _meta_str(attr.HARD).in_(["1", "1.0", "true"])
+        hard = hard_flag()
         out.append(hard if c.hard == "1" else ~func.coalesce(hard, False))
     if c.sample_name is not None:
         # the name, or its last path parts: compared as text, not with LIKE, which has
