@@ -218,7 +218,9 @@ class ExportRunner(TaskRunner[ExportConfig]):
     def run(self, ctx: RunContext, config: ExportConfig) -> TaskResult:
         ctx.storage.delete_prefix(config.prefix)
         total, batches = self._batches(ctx, config)
-        out = Output(ctx, config, self._classes(ctx))
+        # class indexes: YOLO and COCO only (a scan of the dataset's label rows)
+        classes = self._classes(ctx) if config.annotation_format in ("COCO", "YOLO") else []
+        out = Output(ctx, config, classes)
         if config.annotation_format == "COCO":
             out.coco = CocoDocument(out.classes)
         ctx.set_result(total_sample_count=total, finished_sample_count=0)
