@@ -138,3 +138,24 @@ def test_bad_input(client, project, auth):
     assert r.status_code == 404 and r.json()["error_code"] == "ModelArts.4353"
     r = client.get(f"/v2/{project}/datasets/nope/versions", headers=auth)
     assert r.status_code == 404 and r.json()["error_code"] == "ModelArts.4352"
+
+
+def test_a_version_holds_confirmed_labels_only(client, db, settings, project, auth):
+    """§10.5: every sample is in the version; a to-be-confirmed one without its labels."""
+    from tests.support.datafiles import image_b64
+    from tests.support.flow import post_samples
+
+    ds = classification(client, project, auth)
+    item = {"name": "guess.png", "data": image_b64(16, 12), "labels": [{"name": "cat"}]}
+    post_samples(client, project, ds, auth, [item], final_annotation=False)
+    vid = _publish(client, project, ds, auth).json()["version_id"]
+    run_queued(settings, db)
+    body = _get(client, project, ds, auth, vid).json()
+    assert (body["total_sample_count"], body["annotated_sample_count"]) == (15, 12)
+    lines = [json.loads(x) for x in path_from_url(body["manifest_path"]).read_text().splitlines()]
+    guess = next(x for x in lines if x["source"].endswith("guess.png"))
+    assert "annotation" not in guess and "usage" not in guess
+    # ratio 1.00: every labeled sample is TRAIN
+    assert {x.get("usage") for x in lines if "annotation" in x} == {"TRAIN"}
+    r = _publish(client, project, ds, auth, export_images=True)
+    assert r.status_code == 501 and "export_images" in r.json()["error_msg"]

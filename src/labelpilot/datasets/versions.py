@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy import Text, and_, cast, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -249,68 +249,63 @@ def iter_records(
     confirmed_labels_only: bool = False,
     batch: int = BATCH,
 ) -> Iterator[list[SampleRecord]]:
-    """The dataset's samples with their labels in batches, keyset-paged on the primary key (an
-    index range per batch, one short read each; a time order would sort the whole dataset per
-    batch); ``confirmed_labels_only``: to-be-confirmed samples come without labels."""
+    """The dataset's samples with their labels in batches of ``batch`` samples, keyset-paged on
+    the sample name (a range of the ``(dataset_id, name)`` unique index per batch, one short
+    read each; any other order sorts the whole dataset per batch); ``confirmed_labels_only``:
+    to-be-confirmed samples come without labels."""
     after: str | None = None
-    cols = (
-        Sample.id,
-        Sample.name,
-        Sample.source,
-        Sample.sample_type,
-        Sample.state,
-        cast(Sample.meta, Text).label("meta"),
-        Sample.sample_usage,
-    )
     while True:
-        q = select(*cols).where(Sample.dataset_id == dataset_id, *conditions)
+        page = select(
+            Sample.id,
+            Sample.name,
+            Sample.source,
+            Sample.sample_type,
+            Sample.state,
+            cast(Sample.meta, Text).label("meta"),
+            Sample.sample_usage,
+        ).where(Sample.dataset_id == dataset_id, *conditions)
         if after is not None:
-            q = q.where(Sample.id > after)
-        with db.read() as s:
-            conn = s.connection()  # Core rows: no ORM loading for plain columns
-            rows = conn.execute(q.order_by(Sample.id).limit(batch)).all()
-            if not rows:
-                return
-            labels: dict[str, list[LabelRecord]] = {
-                r.id: [] for r in rows if not confirmed_labels_only or r.state == STATE_ALL
-            }
-            # the batch's id range, not an IN list of its ids (compiling 2000 binds costs more
-            # than the query); labels of samples the conditions left out are dropped below
-            found = conn.execute(
-                select(
-                    SampleLabel.sample_id,
-                    SampleLabel.name,
-                    SampleLabel.type,
-                    SampleLabel.score,
-                    SampleLabel.annotated_by,
-                    cast(SampleLabel.property, Text).label("property"),
-                )
-                .where(
-                    SampleLabel.dataset_id == dataset_id,
-                    SampleLabel.sample_id >= rows[0].id,
-                    SampleLabel.sample_id <= rows[-1].id,
-                )
-                .order_by(SampleLabel.sample_id, SampleLabel.position)
-            ).all()
-        for lb in found:
-            marks = labels.get(lb.sample_id)
-            if marks is not None:
-                marks.append(
-                    LabelRecord(lb.name, lb.type, lb.score, lb.annotated_by, _json(lb.property))
-                )
-        yield [
-            SampleRecord(
-                id=r.id,
-                name=r.name,
-                source=r.source,
-                sample_type=r.sample_type,
-                usage=r.sample_usage,
-                labels=tuple(labels.get(r.id, ())),
-                metadata=_json(r.meta),
+            page = page.where(Sample.name > after)
+        p = page.order_by(Sample.name).limit(batch).subquery()
+        on = SampleLabel.sample_id == p.c.id
+        if confirmed_labels_only:
+            on = and_(on, p.c.state == STATE_ALL)
+        # one query per batch: the page's samples joined to their labels (one row per label)
+        q = (
+            select(
+                *p.c,
+                SampleLabel.name,
+                SampleLabel.type,
+                SampleLabel.score,
+                SampleLabel.annotated_by,
+                cast(SampleLabel.property, Text),
             )
-            for r in rows
-        ]
-        after = rows[-1].id
+            .outerjoin(SampleLabel, on)
+            .order_by(p.c.name, SampleLabel.position)
+        )
+        with db.read() as s:
+            rows = s.connection().execute(q).all()  # Core rows: no ORM loading
+        if not rows:
+            return
+        out: list[SampleRecord] = []
+        last: SampleRecord | None = None
+        marks: list[LabelRecord] = []
+        # plain tuple unpacking: attribute access on rows costs more than the query
+        for sid, name, source, stype, _, meta, usage, lname, ltype, score, by, prop in map(
+            tuple, rows
+        ):
+            if last is None or last.id != sid:
+                if last is not None:
+                    last.labels = tuple(marks)
+                marks = []
+                last = SampleRecord(sid, name, source, stype, usage, (), _json(meta))
+                out.append(last)
+            if lname is not None:
+                marks.append(LabelRecord(lname, ltype, score, by, _json(prop)))
+        if last is not None:
+            last.labels = tuple(marks)
+        yield out
+        after = out[-1].name
 
 
 def read_records(storage: Storage, version: DatasetVersion) -> list[SampleRecord]:

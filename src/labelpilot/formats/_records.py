@@ -15,7 +15,7 @@ HARD_COEFFICIENT = "@modelarts:hard_coefficient"
 HARD_REASONS = "@modelarts:hard_reasons"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: an export builds one per label, frozen init is 3x slower
 class LabelRecord:
     """One label on a sample, as stored (``property`` holds the shape of a box)."""
 
@@ -38,7 +38,7 @@ class LabelRecord:
             return None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SampleRecord:
     """One sample with its labels; ``source`` is the URL written into label files."""
 

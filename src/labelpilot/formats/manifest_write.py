@@ -6,8 +6,9 @@ VOC file (``annotation-loc``), which the caller writes with ``voc_write``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from labelpilot.formats._records import (
     HARD,
@@ -111,8 +112,8 @@ def manifest_line(
     annotation_loc: str | None = None,
     source: str | None = None,
 ) -> str:
-    """One manifest line (UTF-8 JSON, no newline)."""
+    """One manifest line (compact UTF-8 JSON, no newline)."""
     obj = manifest_object(
         record, clear_hard=clear_hard, annotation_loc=annotation_loc, source=source
     )
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(obj).decode()
