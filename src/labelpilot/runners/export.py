@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from labelpilot.datasets import versions
+from labelpilot.datasets.records import iter_records, read_records
 from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Label, Sample, SampleLabel
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import (
@@ -181,7 +182,7 @@ class ExportRunner(TaskRunner[ExportConfig]):
         if config.version_id is not None:
             with ctx.db.read() as s:
                 version = versions.get_version(s, ctx.dataset_id, config.version_id)
-                records = versions.read_records(ctx.storage, version)
+                records = read_records(ctx.storage, version)
             if config.export_type in (0, 1):
                 records = [r for r in records if bool(r.labels) == (config.export_type == 0)]
             chunks = [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
@@ -193,7 +194,7 @@ class ExportRunner(TaskRunner[ExportConfig]):
             total = s.scalar(
                 select(func.count()).where(Sample.dataset_id == ctx.dataset_id, *terms)
             )
-        return int(total or 0), versions.iter_records(ctx.db, ctx.dataset_id, terms)
+        return int(total or 0), iter_records(ctx.db, ctx.dataset_id, terms)
 
     @staticmethod
     def _classes(ctx: RunContext) -> list[str]:

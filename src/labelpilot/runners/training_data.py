@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from labelpilot.algorithms.linear_head import split
 from labelpilot.datasets import versions
+from labelpilot.datasets.records import read_records
 from labelpilot.datasets.tables import STATE_ALL, Dataset, DatasetVersion, Sample
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import DataTaskFailed, LabelPilotError
@@ -90,7 +91,7 @@ def training_data(ctx: RunContext, eval_ratio: float, seed: int) -> TrainingData
     with ctx.db.read() as s:
         version = s.get(DatasetVersion, version_id)
         assert version is not None
-        records = versions.read_records(ctx.storage, version)
+        records = read_records(ctx.storage, version)
         name, url = version.version_name, ctx.storage.url(versions.manifest_key(version))
     labeled = [r for r in records if r.labels]
     items = [Item(r.id, r.source, r.labels[0].name) for r in labeled]
