@@ -16,7 +16,9 @@ from labelpilot.formats._records import LabelRecord, SampleRecord
 from labelpilot.storage import Storage
 
 RECORDS = "records.jsonl"  # a version's frozen samples, one JSON object per line
-BATCH = 2000
+# samples per read: PostgreSQL hash-joins a batch against all the labels of a small dataset,
+# so fewer, larger batches cost less (2,000: 2.4x the bare write at 100,000 samples)
+BATCH = 10000
 
 
 def _json(text: str | None) -> dict[str, Any]:
@@ -77,9 +79,7 @@ def iter_records(
         last: SampleRecord | None = None
         marks: list[LabelRecord] = []
         # plain tuple unpacking: attribute access on rows costs more than the query
-        for sid, name, source, stype, _, meta, usage, lname, ltype, score, by, prop in map(
-            tuple, rows
-        ):
+        for sid, name, source, stype, _, meta, usage, lname, ltype, score, by, prop in rows:
             if last is None or last.id != sid:
                 if last is not None:
                     last.labels = tuple(marks)

@@ -32,6 +32,8 @@ ANNOTATION_TYPES: dict[int, str] = {
     202: "audio_segmentation",
     600: "object_detection",
 }
+TYPE_NAMES = {code: "modelarts/" + name for code, name in ANNOTATION_TYPES.items()}
+DEFAULT_TYPE = TYPE_NAMES[0]
 # label types whose annotation is a VOC file named by ``annotation-loc`` (mandatory, §8.1)
 LOCATED_TYPES = frozenset({1, 3, 600})
 HARD_KEYS = (HARD, HARD_COEFFICIENT, HARD_REASONS)
@@ -44,11 +46,10 @@ def needs_annotation_file(record: SampleRecord) -> bool:
 
 
 def _label(lb: LabelRecord, clear_hard: bool) -> dict[str, Any]:
-    prop = {k: v for k, v in lb.property.items() if not (clear_hard and k in HARD_KEYS)}
-    out: dict[str, Any] = {
-        "type": "modelarts/" + ANNOTATION_TYPES.get(lb.type, "image_classification"),
-        "name": lb.name,
-    }
+    prop = lb.property
+    if prop and clear_hard:
+        prop = {k: v for k, v in prop.items() if k not in HARD_KEYS}
+    out: dict[str, Any] = {"type": TYPE_NAMES.get(lb.type, DEFAULT_TYPE), "name": lb.name}
     if prop:
         out["property"] = prop
     out["annotated-by"] = lb.annotated_by or "human"
