@@ -178,7 +178,12 @@ def test_image_dataset_becomes_a_live_service(client, db, settings, project, aut
     run_queued(settings, db)
     second = get_task(client, project, ds, r.json()["task_id"], auth)
     assert second["status"] == 3 and second["result"]["model_version"] == "0.0.2"
-    assert second["result"]["version_name"] == "V002"
+    # the dataset's current version (the one the first deploy published) is trained on again
+    assert second["result"]["version_name"] == "V001"
+    assert second["result"]["version_id"] == res["version_id"]
+    versions = client.get(f"/v2/{project}/datasets/{ds}/versions", headers=auth).json()
+    assert [v["version_id"] for v in versions["versions"]] == [res["version_id"]]
+    assert versions["versions"][0]["is_current"] and versions["versions"][0]["status"] == 1
     services = client.get(f"/v1/{project}/services", headers=auth).json()
     assert services["total_count"] == 2
 

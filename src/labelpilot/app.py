@@ -19,7 +19,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelpilot import __version__
-from labelpilot.api import datasets, labels, models, openapi, samples, services, stats, tasks
+from labelpilot.api import (
+    datasets,
+    exports,
+    labels,
+    models,
+    openapi,
+    samples,
+    services,
+    stats,
+    tasks,
+    versions,
+)
 from labelpilot.api.deps import Services, storable_params
 from labelpilot.config import Settings, get_settings
 from labelpilot.db import Database
@@ -248,6 +259,8 @@ def create_app(
     app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(services.router)
+    app.include_router(versions.router)
+    app.include_router(exports.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 import weakref
 from collections.abc import Generator
@@ -173,6 +174,41 @@ class LabelPilotClient:
 
     def delete_dataset(self, dataset_id: str) -> dict[str, Any]:
         return self._request("DELETE", _ds(dataset_id))
+
+    # Dataset versions and export tasks (#13: versions/export)
+    def create_version(self, dataset_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("POST", _ds(dataset_id, "versions"), body or {})
+
+    def list_versions(self, dataset_id: str, **params: Any) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "versions"), params=params)
+
+    def get_version(self, dataset_id: str, version_id: str) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "versions", version_id))
+
+    def delete_version(self, dataset_id: str, version_id: str) -> dict[str, Any]:
+        return self._request("DELETE", _ds(dataset_id, "versions", version_id))
+
+    def create_export_task(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", _ds(dataset_id, "export-tasks"), body)
+
+    def list_export_tasks(self, dataset_id: str, **params: Any) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "export-tasks"), params=params)
+
+    def get_export_task(self, dataset_id: str, task_id: str) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "export-tasks", task_id))
+
+    def download_export(self, dataset_id: str, task_id: str, dest: str | os.PathLike[str]) -> int:
+        """Stream a finished export's zip archive to ``dest``; the bytes written."""
+        path = _ds(dataset_id, "export-tasks", task_id, "download")
+        written = 0
+        with self._http.stream("GET", path) as response:
+            if not response.is_success:
+                response.read()
+                raise ApiError.from_response(response)
+            with open(dest, "wb") as out:
+                for chunk in response.iter_bytes():
+                    written += out.write(chunk)
+        return written
 
     # Samples
     def add_samples(

@@ -48,6 +48,30 @@ class EmptyBody(LabelPilotError):
     error_code = "ModelArts.4202"
 
 
+class SplitNotPossible(LabelPilotError):
+    """A train/evaluate split the dataset's type or labels do not allow."""
+
+    error_code = "ModelArts.4342"
+
+
+class InvalidExportPath(LabelPilotError):
+    """An export ``path`` that is not a directory inside LabelPilot's storage."""
+
+    error_code = "ModelArts.4358"
+
+
+class VersionNameTaken(LabelPilotError):
+    """Another version of the dataset has the name."""
+
+    error_code = "ModelArts.4371"
+
+
+class InvalidExportParameter(LabelPilotError):
+    """An export or publish parameter LabelPilot does not know (a format, a type)."""
+
+    error_code = "ModelArts.4384"
+
+
 class DatasetNameTaken(LabelPilotError):
     """Another dataset of the project has the name."""
 
@@ -277,6 +301,24 @@ class TaskNotFound(NotFound):
         super().__init__(f"Task {task_id} not found")
 
 
+class VersionNotFound(NotFound):
+    """No such version of the dataset."""
+
+    error_code = "ModelArts.4353"
+
+    def __init__(self, version_id: str) -> None:
+        super().__init__(f"Dataset version {version_id} does not exist")
+
+
+class ExportTaskNotFound(NotFound):
+    """No such export task on the dataset."""
+
+    error_code = "ModelArts.4359"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Export task {task_id} does not exist")
+
+
 class ModelNotFound(NotFound):
     """No such model in the project."""
 
@@ -356,6 +398,19 @@ class AutoDeployRunning(TaskAlreadyRunning):
     error_code = "ModelArts.4385"
 
 
+class VersionPublishing(TaskAlreadyRunning):
+    """A version of the dataset is being published (400, as ModelArts answers)."""
+
+    status_code = 400
+    error_code = "ModelArts.4343"
+
+
+class ExportRunning(TaskAlreadyRunning):
+    """An export task is already active on the dataset (one at a time)."""
+
+    error_code = "ModelArts.4386"
+
+
 class GroupingRunning(TaskAlreadyRunning):
     """An auto-grouping task is already active on the dataset."""
 
@@ -389,6 +444,12 @@ class TooManyUnreadableSamples(TaskError):
     error_code = "ModelArts.4428"
 
 
+class DataTaskFailed(TaskError):
+    """Task: publishing a version or exporting failed for the reason its message gives."""
+
+    error_code = "ModelArts.4710"
+
+
 class TaskCrashed(TaskError):
     """Task: the run crashed (an incident), or its worker was lost too often."""
 
@@ -414,6 +475,7 @@ class TaskCode:
     PRE_LABEL_SUBMITTED = "ModelArts.4950"
     GROUPING_SUBMITTED = "ModelArts.4960"
     AUTO_DEPLOY_SUBMITTED = "ModelArts.4900"
+    DATA_TASK_SUBMITTED = "ModelArts.4900"  # publish and export tasks
     MODEL_IMPORT_SUBMITTED = "ModelArts.4910"
     MODEL_IMPORTED = "ModelArts.4912"
     SUCCEEDED = "ModelArts.4996"

@@ -165,6 +165,133 @@ def datasets_stats(
         out().print(hard)
 
 
+# --- dataset versions and export (#13: versions/export) --------------------------------------
+
+versions_app = typer.Typer(help="Dataset versions: publish, list, show, delete.")
+datasets_app.add_typer(versions_app, name="versions")
+
+
+def _poll(fetch: Any, label: str, progress_of: Any, done: Any) -> dict[str, Any]:
+    """Poll ``fetch()`` with a progress bar until ``done(row)``; the last row."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=out(),
+    ) as progress:
+        bar = progress.add_task(label, total=100)
+        while True:
+            row: dict[str, Any] = fetch()
+            progress.update(bar, completed=progress_of(row), description=f"{label} {row['status']}")
+            if done(row):
+                return row
+            time.sleep(0.5)
+
+
+@versions_app.command("list")
+def versions_list(dataset_id: str) -> None:
+    """A dataset's versions, newest first."""
+    data = _call(_client().list_versions, dataset_id)
+    table = Table(title=f"{data['total_number']} version(s)")
+    for col in ("version_id", "name", "status", "current", "samples", "labeled", "ratio"):
+        table.add_column(col)
+    for v in data["versions"]:
+        table.add_row(
+            v["version_id"],
+            v["version_name"],
+            str(v["status"]),
+            "yes" if v["is_current"] else "",
+            str(v["total_sample_count"]),
+            str(v["annotated_sample_count"]),
+            v["train_evaluate_sample_ratio"],
+        )
+    out().print(table)
+
+
+@versions_app.command("publish")
+def versions_publish(
+    dataset_id: str,
+    name: Annotated[str | None, typer.Option(help="version_name (default V001, V002, ...)")] = None,
+    ratio: Annotated[str, typer.Option(help="train_evaluate_sample_ratio, 0-1")] = "1.00",
+    description: str = "",
+    keep_hard: Annotated[bool, typer.Option(help="Keep hard-example attributes")] = False,
+    watch: Annotated[bool, typer.Option(help="Follow until published")] = True,
+) -> None:
+    """Publish a version of the dataset's current samples and labels."""
+    body: dict[str, Any] = {
+        "train_evaluate_sample_ratio": ratio,
+        "description": description,
+        "clear_hard_property": not keep_hard,
+    }
+    if name:
+        body["version_name"] = name
+    client = _client()
+    version_id = _call(client.create_version, dataset_id, body)["version_id"]
+    typer.echo(version_id)
+    if watch:
+        v = _poll(
+            lambda: _call(client.get_version, dataset_id, version_id),
+            version_id,
+            lambda r: 100 if r["status"] else 0,
+            lambda r: r["status"] != 0,
+        )
+        out().print(f"status {v['status']}: {v.get('manifest_path') or v.get('message', '')}")
+
+
+@versions_app.command("show")
+def versions_show(dataset_id: str, version_id: str) -> None:
+    """A version as JSON, with its label statistics."""
+    v = _call(_client().get_version, dataset_id, version_id)
+    typer.echo(json.dumps(v, indent=2, ensure_ascii=False))
+
+
+@versions_app.command("delete")
+def versions_delete(dataset_id: str, version_id: str) -> None:
+    """Delete a version (its files stay)."""
+    _call(_client().delete_version, dataset_id, version_id)
+    typer.echo("deleted")
+
+
+@datasets_app.command("export")
+def datasets_export(
+    dataset_id: str,
+    format: Annotated[
+        str, typer.Option(help="MANIFEST|COCO|VOC|YOLO|CLASS_FOLDERS|CSV|JSONL")
+    ] = "MANIFEST",
+    path: Annotated[str | None, typer.Option(help="Storage directory, e.g. /bucket/out/")] = None,
+    version_id: Annotated[str | None, typer.Option(help="Export this version")] = None,
+    sample_state: Annotated[str | None, typer.Option(help="e.g. __ALL__, __NONE__")] = None,
+    download: Annotated[Path | None, typer.Option(help="Save the zip archive here")] = None,
+    watch: Annotated[bool, typer.Option(help="Follow until the export ends")] = True,
+) -> None:
+    """Export a dataset (or a version) as a task, then optionally download the archive."""
+    body: dict[str, Any] = {"annotation_format": format, "export_type": 3}
+    for key, value in (("path", path), ("version_id", version_id)):
+        if value:
+            body[key] = value
+    if sample_state:
+        body["sample_state"] = sample_state
+    client = _client()
+    task_id = _call(client.create_export_task, dataset_id, body)["task_id"]
+    typer.echo(task_id)
+    if not (watch or download):
+        return
+    t = _poll(
+        lambda: _call(client.get_export_task, dataset_id, task_id),
+        task_id,
+        lambda r: r.get("progress", 0),
+        lambda r: r["status"] in ("SUCCESSED", "FAILED"),
+    )
+    if t["status"] != "SUCCESSED":
+        out().print(f"[red]{t.get('error_code', '')}[/red] {t.get('error_msg', 'export failed')}")
+        raise typer.Exit(1)
+    out().print(f"{t['finished_sample_count']} samples: {t.get('export_path', '')}")
+    if download:
+        size = _call(client.download_export, dataset_id, task_id, download)
+        out().print(f"{download}: {size} bytes")
+
+
 def _tasks_table(data: dict[str, Any]) -> Table:
     title = f"{data['total_count']} task(s)"
     if data["exist_running_deploy_task"]:

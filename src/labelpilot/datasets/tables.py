@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -111,3 +112,34 @@ class SampleLabel(Base):
     property: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     sample: Mapped[Sample] = relationship(back_populates="labels")
+
+
+class DatasetVersion(Base):
+    """A published version: a frozen manifest in storage, its counts and the options it was
+    published with (``status`` 0 creating, 1 normal, 4 failed; DATA_MANAGEMENT §4.5)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version_name", name="uq_dataset_version_name"),
+        Index("ix_dataset_versions_list_order", "dataset_id", "create_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    version_name: Mapped[str] = mapped_column(String(32))
+    version_format: Mapped[str] = mapped_column(String(16), default="Default")
+    description: Mapped[str] = mapped_column(String(256), default="")
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    train_evaluate_sample_ratio: Mapped[str] = mapped_column(String(16), default="1.00")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total_sample_count: Mapped[int] = mapped_column(Integer, default=0)
+    annotated_sample_count: Mapped[int] = mapped_column(Integer, default=0)
+    label_stats: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    storage_prefix: Mapped[str] = mapped_column(Text, default="")
+    code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    create_time: Mapped[int] = mapped_column(BigInteger)
+    update_time: Mapped[int] = mapped_column(BigInteger)

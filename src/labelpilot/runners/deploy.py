@@ -3,10 +3,10 @@
 Steps (each an event, in order):
 
 ``export``
-    The confirmed labeled samples become a dataset version: a manifest (JSON lines with
-    ``source``, ``usage`` TRAIN/EVAL and ``annotation``) under ``datasets/<id>/versions/``;
-    ``version_id``/``version_name``/``manifest_path`` in the result. The held-out split is drawn
-    here, stratified per label.
+    The dataset's current version is the training data (``runners/training_data.py``); a
+    dataset without one gets one published by the task, as ModelArts does, whose TRAIN/EVAL
+    usage is the split (stratified per label, ``eval_ratio``); ``version_id``/``version_name``/
+    ``manifest_path`` in the result. A version without EVAL samples gets a split drawn here.
 ``train``
     Images: MobileNetV2 embeddings from the shared feature cache, then a standardised logistic
     regression. Texts: a logistic regression on MiniLM sentence embeddings or on TF-IDF
@@ -24,7 +24,8 @@ Steps (each an event, in order):
 ``config.parameters`` (``[{"label", "value"}]``) understood: ``C``, ``max_iter``,
 ``eval_ratio``, ``text_features``, ``seed``, ``image_size``; others are refused at creation.
 ``inf_config_list[0].instance_count`` sets the service's worker processes. A stop or a failure
-at any step removes what the task had created (version manifest, models, service, process).
+at any step removes what the task had created (the version it published, models, service,
+process).
 """
 
 from __future__ import annotations
@@ -43,13 +44,11 @@ from typing_extensions import override
 
 from labelpilot.algorithms.linear_head import (
     linear_pipeline,
-    split,
     text_feature_scores,
     tfidf_pipeline,
 )
 from labelpilot.datasets.tables import Dataset
 from labelpilot.datasets.types import DatasetType
-from labelpilot.datasets.versions import Item, labeled_items, write_version
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import (
     AutoDeployRunning,
@@ -68,6 +67,7 @@ from labelpilot.mlmodels.deploy_model import (
     remove_models,
 )
 from labelpilot.runners.common import instance_count
+from labelpilot.runners.training_data import Item, label_counts, remove_version, training_data
 from labelpilot.serving.rollout import ServiceDidNotStart, remove_service, wait_until_running
 from labelpilot.serving.service import create_service
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
@@ -146,7 +146,7 @@ def model_name_for(dataset_name: str) -> str:
 class Created:
     """What this run created so far (removed again on a stop or a failure)."""
 
-    manifest_key: str | None = None
+    version_id: str | None = None  # a version this task published
     model_ids: list[str] = field(default_factory=list)
     service_id: str | None = None
 
@@ -189,10 +189,9 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
     @override
     def check(self, session: Session, dataset: Dataset, config: AutoDeployConfig) -> None:
         instance_count(config.inf_config_list, self.settings.service_max_instances)
-        items = labeled_items(session, dataset.id)
-        if not items:
+        counts = label_counts(session, dataset.id)
+        if not counts:
             raise DeployNeedsLabels("auto-deploy needs labeled samples: the dataset has none")
-        counts = Counter(i.label for i in items)
         if len(counts) < 2:
             raise DeployNeedsLabels(
                 f"auto-deploy needs at least two labels with labeled samples (only "
@@ -224,8 +223,13 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
             ds = sess.get(Dataset, ctx.dataset_id)
             assert ds is not None
             dataset_name, dataset_type = ds.name, ds.dataset_type
-            items = labeled_items(sess, ctx.dataset_id)
             task_name = sess.scalar(select(Task.name).where(Task.id == ctx.task_id)) or ""
+        with ctx.step("export", "the current dataset version (published if there is none)"):
+            data = training_data(ctx, params.eval_ratio, params.seed)
+            if data.published:
+                created.version_id = data.version_id
+            items, held = data.items, data.held
+            ctx.progress(5.0)
         counts = Counter(i.label for i in items)
         if len(counts) < 2 or min(counts.values()) < MIN_PER_LABEL:
             raise TaskFailed(
@@ -240,20 +244,13 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
             "train_job_id": ctx.task_id,
             "train_job_name": f"{task_name or 'auto-deploy'}-train",
         }
-        labels = [i.label for i in items]
-        held = split(labels, params.eval_ratio, params.seed)
+        result.update(
+            version_id=data.version_id,
+            version_name=data.version_name,
+            manifest_path=data.manifest_url,
+            train_data_path=data.manifest_url,
+        )
         origin = Origin(ctx.project_id, ctx.dataset_id, ctx.task_id)
-
-        with ctx.step("export", f"{len(items)} labeled samples as a dataset version"):
-            version = write_version(ctx.storage, ctx.dataset_id, dataset_type, items, held.tolist())
-            created.manifest_key = version.manifest_key
-            result.update(
-                version_id=version.version_id,
-                version_name=version.version_name,
-                manifest_path=version.manifest_url,
-                train_data_path=version.manifest_url,
-            )
-            ctx.progress(5.0)
 
         ctx.check_stop()
         with ctx.step("train", f"{int((~held).sum())} samples, {len(counts)} labels"):
@@ -473,10 +470,10 @@ class AutoDeployRunner(TaskRunner[AutoDeployConfig]):
 
     @staticmethod
     def _cleanup(ctx: RunContext, created: Created) -> None:
-        """Remove the service (after its process ended), the models and the manifest."""
+        """Remove the service (after its process ended), the models and the version it published."""
         if created.service_id:
             remove_service(ctx.db, created.service_id)
         if created.model_ids:
             remove_models(ctx.db, ctx.storage, created.model_ids)
-        if created.manifest_key:
-            ctx.storage.delete(created.manifest_key)
+        if created.version_id:
+            remove_version(ctx, created.version_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, or_, select
+from sqlalchemy import String, and_, cast, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -114,6 +114,38 @@ def _condition(i: int, c: Condition) -> list[ColumnElement[bool]]:
     return out
 
 
+def sample_conditions(
+    where: SampleFilter, *, any_condition: bool = False
+) -> list[ColumnElement[bool]] | None:
+    """The WHERE terms of ``where`` (the dataset aside); None when its state matches nothing.
+    ``any_condition``: the search conditions are OR-combined (export tasks), else AND."""
+    out: list[ColumnElement[bool]] = []
+    if where.only_state is not None:
+        out.append(Sample.state == where.only_state)
+    if where.sample_state is not None:
+        if where.sample_state not in STATE_FILTERS:
+            raise BadRequest(f"sample_state '{where.sample_state}' is not a valid sample state")
+        stored = STATE_FILTERS[where.sample_state]
+        if stored is None:
+            return None
+        out.append(Sample.state == stored)
+    if where.label_name is not None:
+        out.append(_has_label(SampleLabelRow.name == where.label_name))
+    if where.label_type is not None:
+        out.append(_has_label(SampleLabelRow.type == where.label_type))
+    if where.low_score is not None or where.high_score is not None:
+        lo = 0.0 if where.low_score is None else where.low_score
+        hi = 1.0 if where.high_score is None else where.high_score
+        out.append(_has_label(SampleLabelRow.score >= lo, SampleLabelRow.score <= hi))
+    parts = [_condition(i, c) for i, c in enumerate(where.conditions)]
+    if any_condition and parts:
+        # a condition without terms matches every sample
+        out.append(or_(*(and_(*terms) if terms else true() for terms in parts)))
+    else:
+        out += [term for terms in parts for term in terms]
+    return out
+
+
 def list_samples(
     session: Session,
     ds: Dataset,
@@ -124,27 +156,10 @@ def list_samples(
     order: str = "desc",
 ) -> tuple[int, list[Sample]]:
     """Filtered, paged samples (``offset`` is a page index, as for tasks)."""
-    q = select(Sample).where(Sample.dataset_id == ds.id)
-    if where.only_state is not None:
-        q = q.where(Sample.state == where.only_state)
-    if where.sample_state is not None:
-        if where.sample_state not in STATE_FILTERS:
-            raise BadRequest(f"sample_state '{where.sample_state}' is not a valid sample state")
-        stored = STATE_FILTERS[where.sample_state]
-        if stored is None:
-            return 0, []
-        q = q.where(Sample.state == stored)
-    if where.label_name is not None:
-        q = q.where(_has_label(SampleLabelRow.name == where.label_name))
-    if where.label_type is not None:
-        q = q.where(_has_label(SampleLabelRow.type == where.label_type))
-    if where.low_score is not None or where.high_score is not None:
-        lo = 0.0 if where.low_score is None else where.low_score
-        hi = 1.0 if where.high_score is None else where.high_score
-        q = q.where(_has_label(SampleLabelRow.score >= lo, SampleLabelRow.score <= hi))
-    for i, cond in enumerate(where.conditions):
-        for expr in _condition(i, cond):
-            q = q.where(expr)
+    conditions = sample_conditions(where)
+    if conditions is None:
+        return 0, []
+    q = select(Sample).where(Sample.dataset_id == ds.id, *conditions)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     key = (Sample.sample_time.asc(), Sample.id.asc())
     if order == "desc":

@@ -67,6 +67,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "auto-grouping": "labelpilot.runners.grouping:GroupingRunner",
     "auto-deploy": "labelpilot.runners.deploy:AutoDeployRunner",
     "pre-label": "labelpilot.runners.prelabel:PreLabelRunner",
+    "publish-version": "labelpilot.runners.publish:PublishRunner",
+    "export": "labelpilot.runners.export:ExportRunner",
 }
 
 _CLASS_VARS = (

@@ -1,7 +1,7 @@
 """sample list and label statistics indexes
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 00:35:00.000000
 
 ListSamples orders a dataset's samples by ``sample_time, id``: ``ix_samples_list_order`` walks
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
