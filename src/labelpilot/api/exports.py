@@ -25,6 +25,7 @@ from labelpilot.api.deps import (
 )
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.tolerant import each, stored_json
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets.service import get_dataset
 from labelpilot.datasets.tables import Dataset
 from labelpilot.errors import (
@@ -43,7 +44,7 @@ from labelpilot.tasks.data import queue_data_task
 from labelpilot.tasks.status import TaskStatus
 from labelpilot.tasks.tables import Task
 
-router = APIRouter(tags=["export tasks"])
+router = APIRouter(tags=["export tasks"], route_class=RetryingRoute)
 BASE = "/v2/{project_id}/datasets/{dataset_id}/export-tasks"
 ONE = "/v2/{project_id}/datasets/{resource_id}/export-tasks/{task_id}"
 EXPORT_TYPE = 21

@@ -13,6 +13,7 @@ from labelpilot.api import translate
 from labelpilot.api.deps import DatasetForWrite, IntQuery, Svc, WriteSession
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.datasets import batch_response
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.api.untrusted import CheckedBody, check_free_json
 from labelpilot.datasets.types import LabelSpec
 from labelpilot.errors import (
@@ -27,7 +28,7 @@ from labelpilot.errors import (
 from labelpilot.samples import label_edits
 from labelpilot.samples.label_edits import DatasetEdit, DeletePolicy, LabelChange
 
-router = APIRouter(tags=["labels"])
+router = APIRouter(tags=["labels"], route_class=RetryingRoute)
 DATASET = "/v2/{project_id}/datasets/{dataset_id}"
 LABELS = DATASET + "/data-annotations/labels"
 

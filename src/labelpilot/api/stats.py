@@ -11,11 +11,12 @@ from labelpilot.api import schemas as s
 from labelpilot.api.deps import DatasetForRead, ReadSession
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.tolerant import stored_json
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets.tables import Dataset
 from labelpilot.errors import DatasetNotFound, NotAvailable
 from labelpilot.samples.stats import DatasetStats, LabelCount, dataset_stats, split_enabled
 
-router = APIRouter(tags=["labels"])
+router = APIRouter(tags=["labels"], route_class=RetryingRoute)
 
 # Hard-example reasons (API contract §3.6): the text, a suggestion, and the LabelPilot
 # algorithm that finds it ("" for reasons only ModelArts' detection models give).

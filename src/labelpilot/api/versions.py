@@ -11,6 +11,7 @@ from labelpilot.api import schemas as s
 from labelpilot.api.deps import DatasetForRead, DatasetForWrite, ReadSession, Svc, WriteSession
 from labelpilot.api.openapi import errors
 from labelpilot.api.render.tolerant import each
+from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets import versions
 from labelpilot.datasets.tables import DatasetVersion
 from labelpilot.datasets.types import DatasetType
@@ -28,7 +29,7 @@ from labelpilot.tasks.data import queue_data_task
 from labelpilot.tasks.status import TERMINAL, TaskStatus
 from labelpilot.tasks.tables import Task
 
-router = APIRouter(tags=["dataset versions"])
+router = APIRouter(tags=["dataset versions"], route_class=RetryingRoute)
 BASE = "/v2/{project_id}/datasets/{dataset_id}/versions"
 FORMATS = {"default": "Default", "carbondata": "CarbonData", "csv": "CSV"}
 FORMAT_CODES = {0: "Default", 1: "CarbonData", 2: "CSV"}
