@@ -6,17 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labelpilot.datasets.service import snapshot_counters
 from labelpilot.datasets.tables import Dataset
 from labelpilot.ids import short_id, utcnow
 from labelpilot.tasks.kinds import KindRegistry
-from labelpilot.tasks.status import TaskStatus
-from labelpilot.tasks.tables import ACTIVE_SQL, Task
-from labelpilot.tasks.transitions import transition
+from labelpilot.tasks.service import enqueue, running_conflict
+from labelpilot.tasks.tables import Task
 
 
 def queue_data_task(
@@ -31,13 +27,7 @@ def queue_data_task(
     """Check ``config`` with the kind's type and queue the task (the caller commits)."""
     runner = kinds.get(task_type)
     conflict = runner.running_error(runner.running_message)
-    active = session.scalar(
-        select(Task.id)
-        .where(Task.dataset_id == dataset.id, Task.type == runner.type)
-        .where(text(ACTIVE_SQL))
-        .limit(1)
-    )
-    if active:
+    if running_conflict(session, dataset.id, runner.type):
         raise conflict
     runner.check_dataset(dataset)
     parsed = runner.parse_config(dict(config))
@@ -57,17 +47,4 @@ def queue_data_task(
         result={},
         attempts=0,
     )
-    snapshot_counters(session, task)
-    try:
-        with session.begin_nested():
-            transition(
-                session,
-                task,
-                TaskStatus.QUEUING,
-                code=runner.submit_code,
-                message=runner.submit_message,
-                now=now,
-            )
-    except IntegrityError as exc:  # the partial unique index caught a concurrent create
-        raise conflict from exc
-    return task
+    return enqueue(session, runner, task, conflict)

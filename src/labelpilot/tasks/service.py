@@ -30,7 +30,8 @@ class NewTask:
     config: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _running_conflict(session: Session, dataset_id: str, type_code: int) -> str | None:
+def running_conflict(session: Session, dataset_id: str, type_code: int) -> str | None:
+    """The id of an active task of this kind on the dataset, if one is."""
     return session.scalar(
         select(Task.id)
         .where(Task.dataset_id == dataset_id, Task.type == type_code)
@@ -47,7 +48,7 @@ def create_task(
     task_type = "auto-label" if new.task_type is None else new.task_type
     runner: TaskRunner[Any] = kinds.intelligent(task_type)
     conflict = runner.running_error(runner.running_message)
-    if _running_conflict(session, dataset.id, runner.type):
+    if running_conflict(session, dataset.id, runner.type):
         raise conflict
     raw = dict(new.config)
     name = raw.get("name") or (
@@ -84,6 +85,15 @@ def create_task(
         export_type=result_type if result_type in (0, 1) else 0,
         attempts=0,
     )
+    return enqueue(session, runner, task, conflict)
+
+
+def enqueue(session: Session, runner: TaskRunner[Any], task: Task, conflict: Exception) -> Task:
+    """Snapshot the dataset's counters onto a new ``task`` and move it to QUEUING (one event).
+
+    ``conflict`` is raised when the partial unique index (one active task of a kind per dataset)
+    catches a concurrent create that the caller's check could not see.
+    """
     snapshot_counters(session, task)
     try:
         with session.begin_nested():
@@ -93,9 +103,9 @@ def create_task(
                 TaskStatus.QUEUING,
                 code=runner.submit_code,
                 message=runner.submit_message,
-                now=now,
+                now=task.create_time,
             )
-    except IntegrityError as exc:  # the partial unique index caught a concurrent create
+    except IntegrityError as exc:
         raise conflict from exc
     return task
 
