@@ -118,3 +118,17 @@ def manifest_line(
         record, clear_hard=clear_hard, annotation_loc=annotation_loc, source=source
     )
     return orjson.dumps(obj).decode()
+
+
+def manifest_bytes(
+    record: SampleRecord,
+    *,
+    clear_hard: bool = True,
+    annotation_loc: str | None = None,
+    source: str | None = None,
+) -> bytes:
+    """One manifest line as UTF-8 bytes ending in a newline, ready to join and store."""
+    obj = manifest_object(
+        record, clear_hard=clear_hard, annotation_loc=annotation_loc, source=source
+    )
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)

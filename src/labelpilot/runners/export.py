@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from labelpilot.datasets import versions
-from labelpilot.datasets.records import iter_records, read_records
+from labelpilot.datasets.records import iter_records, no_cyclic_gc, read_records
 from labelpilot.datasets.tables import STATE_ALL, STATE_NONE, Dataset, Label, Sample, SampleLabel
 from labelpilot.engine.context import RunContext, TaskFailed
 from labelpilot.errors import (
@@ -32,7 +32,7 @@ from labelpilot.errors import (
 from labelpilot.formats._records import SampleRecord, file_name, stem
 from labelpilot.formats.coco_write import CocoDocument
 from labelpilot.formats.csv_write import csv_header, csv_row, jsonl_line
-from labelpilot.formats.manifest_write import manifest_line, needs_annotation_file
+from labelpilot.formats.manifest_write import manifest_bytes, needs_annotation_file
 from labelpilot.formats.voc_write import voc_xml
 from labelpilot.formats.yolo_write import DATA_DIR, yolo_data, yolo_labels, yolo_names
 from labelpilot.runners.publish import image_size
@@ -87,7 +87,7 @@ class Output:
     ctx: RunContext
     config: ExportConfig
     classes: list[str]
-    manifest: list[str] = field(default_factory=list)
+    manifest: list[bytes] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     train: list[str] = field(default_factory=list)
     valid: list[str] = field(default_factory=list)
@@ -232,8 +232,9 @@ class ExportRunner(TaskRunner[ExportConfig]):
                     batch = versions.assign_usage(
                         batch, config.train_sample_ratio, remove_sample_usage=True
                     )
-                for record in batch:
-                    self._write(out, record)
+                with no_cyclic_gc():  # the lines are many small objects, as the records
+                    for record in batch:
+                        self._write(out, record)
                 done += len(batch)
                 ctx.set_result(finished_sample_count=done)
                 ctx.progress(95.0 * done / total if total else 95.0)
@@ -278,18 +279,17 @@ class ExportRunner(TaskRunner[ExportConfig]):
             xml = voc_xml(record, folder="annotations", size=image_size(ctx, record))
             loc = out.put(f"annotations/{stem(record.id)}.xml", xml)
         out.manifest.append(
-            manifest_line(
+            manifest_bytes(
                 record,
                 clear_hard=out.config.clear_hard_property,
                 annotation_loc=loc,
                 source=out.source(record),
             )
-            + "\n"
         )
 
     def _finish(self, out: Output) -> None:
         task_id, fmt = out.ctx.task_id, out.config.annotation_format
-        out.put(f"{task_id}.manifest", "".join(out.manifest).encode())
+        out.put(f"{task_id}.manifest", b"".join(out.manifest))
         if fmt == "COCO" and out.coco is not None:
             out.put("annotations.json", json.dumps(out.coco.document()).encode())
         elif fmt == "YOLO":
