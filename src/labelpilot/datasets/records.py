@@ -100,28 +100,15 @@ def iter_records(
             last: SampleRecord | None = None
             marks: list[LabelRecord] = []
             # plain tuple unpacking: attribute access on rows costs more than the query
-            # (and the JSON columns decoded inline: a call per row costs a tenth of the export)
             for sid, name, source, stype, _, meta, usage, lname, ltype, score, by, prop in rows:
                 if last is None or last.id != sid:
                     if last is not None:
                         last.labels = tuple(marks)
                     marks = []
-                    last = SampleRecord(
-                        sid,
-                        name,
-                        source,
-                        stype,
-                        usage,
-                        (),
-                        _json(meta) if meta and meta != "{}" else {},
-                    )
+                    last = SampleRecord(sid, name, source, stype, usage, (), _json(meta))
                     out.append(last)
                 if lname is not None:
-                    marks.append(
-                        LabelRecord(
-                            lname, ltype, score, by, _json(prop) if prop and prop != "{}" else {}
-                        )
-                    )
+                    marks.append(LabelRecord(lname, ltype, score, by, _json(prop)))
             if last is not None:
                 last.labels = tuple(marks)
         yield out

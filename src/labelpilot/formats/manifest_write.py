@@ -114,10 +114,10 @@ def manifest_line(
     source: str | None = None,
 ) -> str:
     """One manifest line (compact UTF-8 JSON, no newline)."""
-    obj = manifest_object(
+    line = manifest_bytes(
         record, clear_hard=clear_hard, annotation_loc=annotation_loc, source=source
     )
-    return orjson.dumps(obj).decode()
+    return line[:-1].decode()
 
 
 def manifest_bytes(

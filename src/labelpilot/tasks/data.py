@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from labelpilot.datasets.tables import Dataset
 from labelpilot.ids import short_id, utcnow
 from labelpilot.tasks.kinds import KindRegistry
-from labelpilot.tasks.service import enqueue, running_conflict
+from labelpilot.tasks.service import enqueue, refuse_if_running
 from labelpilot.tasks.tables import Task
 
 
@@ -26,9 +26,7 @@ def queue_data_task(
 ) -> Task:
     """Check ``config`` with the kind's type and queue the task (the caller commits)."""
     runner = kinds.get(task_type)
-    conflict = runner.running_error(runner.running_message)
-    if running_conflict(session, dataset.id, runner.type):
-        raise conflict
+    refuse_if_running(session, runner, dataset.id)
     runner.check_dataset(dataset)
     parsed = runner.parse_config(dict(config))
     runner.check(session, dataset, parsed)
@@ -47,4 +45,4 @@ def queue_data_task(
         result={},
         attempts=0,
     )
-    return enqueue(session, runner, task, conflict)
+    return enqueue(session, runner, task)

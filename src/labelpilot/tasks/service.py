@@ -30,14 +30,16 @@ class NewTask:
     config: Mapping[str, Any] = field(default_factory=dict)
 
 
-def running_conflict(session: Session, dataset_id: str, type_code: int) -> str | None:
-    """The id of an active task of this kind on the dataset, if one is."""
-    return session.scalar(
+def refuse_if_running(session: Session, runner: TaskRunner[Any], dataset_id: str) -> None:
+    """Raise the kind's running error when a task of this kind is active on the dataset."""
+    active = session.scalar(
         select(Task.id)
-        .where(Task.dataset_id == dataset_id, Task.type == type_code)
+        .where(Task.dataset_id == dataset_id, Task.type == runner.type)
         .where(text(ACTIVE_SQL))
         .limit(1)
     )
+    if active:
+        raise runner.running_error(runner.running_message)
 
 
 def create_task(
@@ -47,9 +49,7 @@ def create_task(
     # only an absent task_type defaults; "" names no kind (400)
     task_type = "auto-label" if new.task_type is None else new.task_type
     runner: TaskRunner[Any] = kinds.intelligent(task_type)
-    conflict = runner.running_error(runner.running_message)
-    if running_conflict(session, dataset.id, runner.type):
-        raise conflict
+    refuse_if_running(session, runner, dataset.id)
     raw = dict(new.config)
     name = raw.get("name") or (
         f"{runner.task_type}-{utcnow().strftime('%Y%m%d%H%M%S')}-{short_id()[:4]}"
@@ -85,14 +85,14 @@ def create_task(
         export_type=result_type if result_type in (0, 1) else 0,
         attempts=0,
     )
-    return enqueue(session, runner, task, conflict)
+    return enqueue(session, runner, task)
 
 
-def enqueue(session: Session, runner: TaskRunner[Any], task: Task, conflict: Exception) -> Task:
+def enqueue(session: Session, runner: TaskRunner[Any], task: Task) -> Task:
     """Snapshot the dataset's counters onto a new ``task`` and move it to QUEUING (one event).
 
-    ``conflict`` is raised when the partial unique index (one active task of a kind per dataset)
-    catches a concurrent create that the caller's check could not see.
+    The kind's running error is raised when the partial unique index (one active task of a kind
+    per dataset) catches a concurrent create that ``refuse_if_running`` could not see.
     """
     snapshot_counters(session, task)
     try:
@@ -106,7 +106,7 @@ def enqueue(session: Session, runner: TaskRunner[Any], task: Task, conflict: Exc
                 now=task.create_time,
             )
     except IntegrityError as exc:
-        raise conflict from exc
+        raise runner.running_error(runner.running_message) from exc
     return task
 
 
