@@ -6,6 +6,7 @@ as that step is running, and the time until the task reads ``stopped`` is printe
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from labelpilot.app import create_app
 from labelpilot.config import Settings
 from tests.support.flow import get_task
 from tests.support.kinds import KINDS, STEPS
-from tests.support.procs import start_worker, stop_process, wait_for
+from tests.support.procs import start_worker, stop_process, wait_for, worker_log
 from tests.support.serving import service_pids, service_settings
 
 STOP_WITHIN_S = 5.0
@@ -51,10 +52,14 @@ def _running_step(task: dict[str, Any]) -> str | None:
     return None
 
 
-@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_stop_within_5_s_in_every_step(
-    kind: str, client: TestClient, project: str, auth: dict[str, str]
+    kind: str,
+    client: TestClient,
+    project: str,
+    auth: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    settings: Settings,
 ) -> None:
     ds, body = KINDS[kind](client, project, auth, f"stop-{kind}")
     latencies: dict[str, float] = {}
@@ -67,7 +72,14 @@ def test_stop_within_5_s_in_every_step(
             task = get_task(client, project, ds, task_id, auth)
             return task["status"] not in (-1, 0, 1) or _running_step(task) == step
 
-        wait_for(reached, 180, interval=0.01)
+        try:
+            wait_for(reached, 180, interval=0.01)
+        except AssertionError:
+            task = get_task(client, project, ds, task_id, auth)
+            raise AssertionError(
+                f"{kind}: step {step!r} not reached in 180 s; task: {task}\n"
+                f"worker alive: {worker.poll() is None}\nworker log:\n{worker_log(settings)}"
+            ) from None
         asked = time.monotonic()
         client.post(f"/v2/{project}/datasets/{ds}/tasks/{task_id}/stop", headers=auth)
         wait_for(

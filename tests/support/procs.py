@@ -16,13 +16,22 @@ REPO = Path(__file__).resolve().parents[2]
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = settings.child_env()
     env["PYTHONPATH"] = f"{REPO}:{REPO / 'src'}"
-    return subprocess.Popen(
-        [sys.executable, "-m", "labelpilot.cli.main", "worker"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # the worker's log goes to a file next to its data, read by worker_log() when a test fails
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "labelpilot.cli.main", "worker"],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def worker_log(settings: Settings, tail: int = 4000) -> str:
+    """The last ``tail`` characters the test's workers logged."""
+    path = settings.data_dir / "worker.log"
+    return path.read_text(errors="replace")[-tail:] if path.exists() else "(no worker log)"
 
 
 def stop_process(p: subprocess.Popen[bytes]) -> None:
