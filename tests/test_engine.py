@@ -21,6 +21,7 @@ from labelpilot.tasks.tables import Task
 from labelpilot.tasks.transitions import TransitionError, transition
 from tests.support.factories import make_dataset, png_b64
 from tests.support.procs import start_worker, wait_for
+from tests.support.runners import COMPUTED
 
 SLOW = {
     "task_type": "test-sleep",
@@ -254,3 +255,31 @@ def test_a_kind_defined_in_the_tests_alone(client, project, dataset, auth, setti
     assert _task(client, project, dataset, task_id, auth)["message"] == (
         "sleep task executed successfully."
     )
+
+
+def test_stop_is_recorded_at_once_and_the_worker_waits_for_the_computation(
+    client, db, project, dataset, auth, settings
+):
+    # A stop during a computation without stop checks (ctx.interruptible) reads "stopped" at
+    # once; the worker takes no other task until that computation has ended, so two tasks never
+    # compute at once in one worker.
+    body = {
+        "task_type": "test-sleep",
+        "config": {"parameters": [{"label": "compute", "value": "3"}]},
+    }
+    task_id = _create(client, project, dataset, auth, body)
+    worker = Worker(settings, db=db)
+    runner = threading.Thread(target=worker.run_once)
+    runner.start()
+    wait_for(lambda: _task(client, project, dataset, task_id, auth)["status"] == 1, 30)
+    time.sleep(0.3)  # inside the computation
+    asked = time.monotonic()
+    client.post(f"/v2/{project}/datasets/{dataset}/tasks/{task_id}/stop", headers=auth)
+    wait_for(lambda: _task(client, project, dataset, task_id, auth)["status"] == 5, 10, 0.02)
+    stopped = time.monotonic()
+    assert stopped - asked < 2.0
+    assert task_id not in COMPUTED  # recorded before the computation ended
+    assert runner.is_alive()  # ... and the worker still waits for it
+    runner.join(30)
+    assert not runner.is_alive()
+    assert COMPUTED[task_id] > stopped

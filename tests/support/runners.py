@@ -29,8 +29,22 @@ class SleepConfig(TaskConfig):
     def seconds(self) -> float:
         return float(self._params().get("seconds", 0.2))
 
+    @property
+    def compute(self) -> float:
+        """Seconds of one computation without stop checks (``ctx.interruptible``) first."""
+        return float(self._params().get("compute", 0))
+
     def _params(self) -> dict[str, str]:
         return {str(p.get("label")): str(p.get("value")) for p in self.parameters}
+
+
+# task id -> when its computation ended (time.monotonic()), for tests that run a worker in-process
+COMPUTED: dict[str, float] = {}
+
+
+def _compute(task_id: str, seconds: float) -> None:
+    time.sleep(seconds)
+    COMPUTED[task_id] = time.monotonic()
 
 
 class SleepRunner(TaskRunner[SleepConfig]):
@@ -51,6 +65,9 @@ class SleepRunner(TaskRunner[SleepConfig]):
     @override
     def run(self, ctx: RunContext, config: SleepConfig) -> TaskResult:
         batches, seconds = config.batches, config.seconds
+        if config.compute:
+            with ctx.step("compute", f"{config.compute}s without stop checks"):
+                ctx.interruptible(lambda: _compute(ctx.task_id, config.compute))
         with ctx.step("sleep", f"{batches} batches of {seconds}s"):
             for i in range(batches):
                 time.sleep(seconds)

@@ -60,6 +60,9 @@ class RunContext:
     lost_flag: threading.Event = field(default_factory=threading.Event)
     _last_poll: float = 0.0
     _running_event_id: int | None = None
+    # computations a stop left running (see ``interruptible``); the worker waits for them
+    # before it takes the next task, so two tasks never compute at once in one worker
+    abandoned: list[threading.Thread] = field(default_factory=list)
 
     def check_stop(self, poll_seconds: float = 0.25) -> None:
         """Raise ``TaskStopped``/``TaskLost`` if the task was stopped or taken over."""
@@ -84,7 +87,8 @@ class RunContext:
 
         The call runs in a helper thread while this one checks for a stop every
         ``poll_seconds``; on a stop ``TaskStopped`` is raised at once and the call's result,
-        when it comes, is dropped. Only for computations: a write must not be left running.
+        when it comes, is dropped; the worker records the stop at once and waits for the call to
+        end before it takes another task. Only for computations: a write must not be left running.
         """
         box: dict[str, Any] = {}
 
@@ -99,7 +103,11 @@ class RunContext:
         while helper.is_alive():
             helper.join(poll_seconds)
             if helper.is_alive():
-                self.check_stop()
+                try:
+                    self.check_stop()
+                except (TaskStopped, TaskLost):
+                    self.abandoned.append(helper)
+                    raise
         if "error" in box:
             raise box["error"]
         value: T = box["value"]

@@ -256,6 +256,8 @@ class Worker:
         finally:
             done.set()
             hb.join(timeout=5)
+            for helper in ctx.abandoned:  # a stopped computation ends before the next task
+                helper.join()
 
     def _start(self, s: Session, task_id: str) -> None:
         task = s.get(Task, task_id)
