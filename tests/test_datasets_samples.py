@@ -30,6 +30,7 @@ from labelpilot.app import create_app
 from labelpilot.auth.service import create_credential
 from labelpilot.config import Settings
 from labelpilot.db import Database
+from tests.support.flow import run_app_queue
 
 ERROR_CODE = re.compile(r"ModelArts\.\d{4}")
 UNKNOWN_SAMPLE = "0" * 32
@@ -124,7 +125,10 @@ class Api:
         return r.json()["dataset_id"]
 
     def import_dir(self, name: str, path: Path, **body: Any) -> str:
-        return self.create(name, data_sources=[{"data_type": 0, "data_path": str(path)}], **body)
+        """A dataset created with ``path`` as its data source, after its import task ran."""
+        ds = self.create(name, data_sources=[{"data_type": 0, "data_path": str(path)}], **body)
+        run_app_queue(self.c)
+        return ds
 
     def dataset(self, ds: str) -> dict[str, Any]:
         r = self.c.get(f"{self.datasets}/{ds}", headers=self.h)
@@ -362,22 +366,32 @@ def test_import_missing_directory_is_400_and_creates_nothing(api: Api, tmp_path:
     api.create("gone")  # the name was not consumed by the failed request
 
 
-def test_failed_import_creates_nothing_and_leaves_no_files(
+def test_refused_source_creates_nothing_and_a_corrupt_file_is_listed(
     api: Api, tmp_path: Path, app: Any
 ) -> None:
     stored = Path(app.state.services.storage.root) / "datasets"
     before = set(stored.iterdir()) if stored.exists() else set()
     good = class_folders(tmp_path)
     bad = write_tree(tmp_path / "bad", {"a/ok.png": png_bytes(), "b/zz_fake.png": b"not an image"})
-    for sources, code, word in [
-        ([good, tmp_path / "missing"], "ModelArts.0104", "data_path"),
-        ([bad], "ModelArts.4423", "zz_fake.png"),
-    ]:
-        body = {"dataset_name": "half", "data_sources": [{"data_path": str(p)} for p in sources]}
-        assert_error(api.create_raw(body), 400, code, word)
-        assert api.c.get(api.datasets, headers=api.h).json()["total_number"] == 0
-        after = set(stored.iterdir()) if stored.exists() else set()
-        assert after == before, "files of the failed import were left in storage"
+    # a refused source is refused by the create itself: no dataset, no file
+    body = {
+        "dataset_name": "half",
+        "data_sources": [{"data_path": str(p)} for p in (good, tmp_path / "missing")],
+    }
+    assert_error(api.create_raw(body), 400, "ModelArts.0104", "data_path")
+    assert api.c.get(api.datasets, headers=api.h).json()["total_number"] == 0
+    after = set(stored.iterdir()) if stored.exists() else set()
+    assert after == before, "files of the failed import were left in storage"
+    # a corrupt file inside a source is listed by the import task; the rest goes in (#13)
+    r = api.create_raw({"dataset_name": "half", "data_sources": [{"data_path": str(bad)}]})
+    assert r.status_code == 201, r.text
+    run_app_queue(api.c)
+    ds, task_id = r.json()["dataset_id"], r.json()["import_task_id"]
+    status = api.c.get(f"{api.datasets}/{ds}/import-tasks/{task_id}", headers=api.h).json()
+    assert status["imported_sample_count"] == 1
+    assert [f["file"] for f in status["failures"]] == ["b/zz_fake.png"]
+    assert "decode" in status["failures"][0]["reason"] or "image" in status["failures"][0]["reason"]
+    assert api.counts(ds) == (1, 1, 0)
 
 
 # --- get dataset / auth ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A dataset's import commits in bounded batches and a failed one leaves nothing (#12, point 6)."""
+"""An import task commits in bounded batches, so other writers get their turn between two (#12,
+point 6), and a file that fails is listed while the rest goes in (#13)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from sqlalchemy import func, select
 
 from labelpilot.datasets.tables import Dataset, Sample
 from labelpilot.db import Database
-from labelpilot.samples import importing
+from labelpilot.runners import importing
+from tests.support.flow import run_queued
 
 
 def _tree(root: Path, n: int) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 4), (200, 0, 0)).save(buf, "PNG")
     for i in range(n):
+        buf = io.BytesIO()
+        Image.new("RGB", (4, 4), (i, 0, 0)).save(buf, "PNG")  # distinct bytes: no duplicates
         p = root / ("cat" if i % 2 else "dog") / f"{i:04d}.png"
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(buf.getvalue())
@@ -35,32 +37,32 @@ def _count(db: Database, model: Any) -> int:
 def test_import_commits_in_batches_while_others_write(
     client: TestClient,
     db: Database,
+    settings: Any,
     project: str,
     auth: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Before: the whole import was one write transaction; no other write could commit meanwhile.
     _tree(tmp_path / "src", 60)
-    monkeypatch.setattr(importing, "IMPORT_BATCH_FILES", 10)
+    monkeypatch.setattr(importing, "BATCH_ITEMS", 10)
     seen_between: list[int] = []
-    real = importing._store_batch
+    real = importing.ImportRunner._store
     other = threading.Thread(
         target=client.post,
         args=(f"/v2/{project}/datasets",),
         kwargs={"json": {"dataset_name": "meanwhile"}, "headers": auth},
     )
 
-    def observed(session: Any, **kw: Any) -> Any:
+    def observed(self: Any, ctx: Any, config: Any, batch: Any, *rest: Any) -> Any:
         seen_between.append(_count(db, Sample))  # committed by the batches before this one
-        if kw["start"] == 20:  # another request asks to write while this batch holds the lock
+        if len(seen_between) == 3:  # another request writes while the import runs
             other.start()
-            time.sleep(1.0)  # it queues for its turn
-        if kw["start"] == 50:  # it had its turn between two batches
+            time.sleep(1.0)
+        if len(seen_between) == 6:  # it had its turn between two batches
             assert not other.is_alive()
-        return real(session, **kw)
+        return real(self, ctx, config, batch, *rest)
 
-    monkeypatch.setattr(importing, "_store_batch", observed)
+    monkeypatch.setattr(importing.ImportRunner, "_store", observed)
     r = client.post(
         f"/v2/{project}/datasets",
         json={
@@ -71,44 +73,12 @@ def test_import_commits_in_batches_while_others_write(
         headers=auth,
     )
     assert r.status_code == 201, r.text
-    assert r.json()["imported_sample_count"] == 60
+    run_queued(settings, db)
     assert seen_between == [0, 10, 20, 30, 40, 50]
-    assert _count(db, Dataset) == 2
+    assert _count(db, Dataset) == 2 and _count(db, Sample) == 60
     with db.read() as s:
         big = s.scalars(select(Dataset).where(Dataset.name == "big")).one()
         assert big.dataset_type == 0  # decided after the last batch
-
-
-def test_failed_import_part_way_leaves_nothing(
-    client: TestClient,
-    db: Database,
-    settings: Any,
-    project: str,
-    auth: dict[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _tree(tmp_path / "src", 30)
-    monkeypatch.setattr(importing, "IMPORT_BATCH_FILES", 10)
-    real = importing.store_sample
-    calls = {"n": 0}
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 25:
-            raise OSError("disk went away")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(importing, "store_sample", failing)
-    r = client.post(
-        f"/v2/{project}/datasets",
-        json={"dataset_name": "half", "data_sources": [{"data_path": str(tmp_path / "src")}]},
-        headers=auth,
-    )
-    assert r.status_code == 500  # the import's own error; the test's stand-in for a bad disk
-    assert _count(db, Dataset) == 0
-    assert _count(db, Sample) == 0
-    assert list(settings.data_dir.rglob("*.png")) == []
 
 
 def test_refused_source_leaves_no_dataset(
@@ -119,5 +89,5 @@ def test_refused_source_leaves_no_dataset(
         json={"dataset_name": "x", "data_sources": [{"data_path": str(settings.data_dir)}]},
         headers=auth,
     )
-    assert r.status_code == 403  # refused after the dataset committed: it is deleted again
+    assert r.status_code == 403  # checked before the dataset commits
     assert _count(db, Dataset) == 0

@@ -11,6 +11,7 @@ from PIL import Image
 from labelpilot.app import create_app
 from labelpilot.config import Settings
 from tests.support.factories import make_dataset
+from tests.support.flow import run_app_queue
 
 
 def _png(path: Path) -> None:
@@ -57,7 +58,14 @@ def test_import_roots_limit_where_data_path_may_point(tmp_path, database_url, pr
             json={"dataset_name": "a", "data_sources": [{"data_path": str(allowed)}]},
             headers=h,
         )
-        assert ok.status_code == 201 and ok.json()["imported_sample_count"] == 1
+        assert ok.status_code == 201 and ok.json()["import_task_id"]
+        run_app_queue(c)
+        assert (
+            c.get(f"/v2/{project}/datasets/{ok.json()['dataset_id']}", headers=h).json()[
+                "total_sample_count"
+            ]
+            == 1
+        )
         no = c.post(
             f"/v2/{project}/datasets",
             json={"dataset_name": "b", "data_sources": [{"data_path": str(elsewhere)}]},

@@ -22,6 +22,7 @@ from labelpilot import __version__
 from labelpilot.api import (
     datasets,
     exports,
+    imports,
     labels,
     models,
     openapi,
@@ -261,6 +262,7 @@ def create_app(
     app.include_router(services.router)
     app.include_router(versions.router)
     app.include_router(exports.router)
+    app.include_router(imports.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -188,6 +188,21 @@ class LabelPilotClient:
     def delete_version(self, dataset_id: str, version_id: str) -> dict[str, Any]:
         return self._request("DELETE", _ds(dataset_id, "versions", version_id))
 
+    def create_import_task(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", _ds(dataset_id, "import-tasks"), body)
+
+    def list_import_tasks(self, dataset_id: str, **params: Any) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "import-tasks"), params=params)
+
+    def get_import_task(self, dataset_id: str, task_id: str) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "import-tasks", task_id))
+
+    def sync_dataset(self, dataset_id: str) -> dict[str, Any]:
+        return self._request("POST", _ds(dataset_id, "sync-data"), {})
+
+    def get_sync_status(self, dataset_id: str) -> dict[str, Any]:
+        return self._request("GET", _ds(dataset_id, "sync-data", "status"))
+
     def create_export_task(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", _ds(dataset_id, "export-tasks"), body)
 

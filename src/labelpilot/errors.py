@@ -310,6 +310,15 @@ class VersionNotFound(NotFound):
         super().__init__(f"Dataset version {version_id} does not exist")
 
 
+class ImportTaskNotFound(NotFound):
+    """No such import task on the dataset (DATA_MANAGEMENT §10.6: 404, the generic task code)."""
+
+    error_code = "ModelArts.4612"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Import task {task_id} does not exist")
+
+
 class ExportTaskNotFound(NotFound):
     """No such export task on the dataset."""
 
@@ -411,6 +420,18 @@ class ExportRunning(TaskAlreadyRunning):
     error_code = "ModelArts.4386"
 
 
+class ImportRunning(TaskAlreadyRunning):
+    """An import task is already active on the dataset (one at a time)."""
+
+    error_code = "ModelArts.4356"
+
+
+class SyncRunning(TaskAlreadyRunning):
+    """A sync of the dataset is already active."""
+
+    error_code = "ModelArts.4355"
+
+
 class GroupingRunning(TaskAlreadyRunning):
     """An auto-grouping task is already active on the dataset."""
 
@@ -450,6 +471,12 @@ class DataTaskFailed(TaskError):
     error_code = "ModelArts.4710"
 
 
+class NoValidFile(TaskError):
+    """Task: an import found no file it could import (each file's reason is in its summary)."""
+
+    error_code = "ModelArts.4340"
+
+
 class TaskCrashed(TaskError):
     """Task: the run crashed (an incident), or its worker was lost too often."""
 
@@ -475,7 +502,7 @@ class TaskCode:
     PRE_LABEL_SUBMITTED = "ModelArts.4950"
     GROUPING_SUBMITTED = "ModelArts.4960"
     AUTO_DEPLOY_SUBMITTED = "ModelArts.4900"
-    DATA_TASK_SUBMITTED = "ModelArts.4900"  # publish and export tasks
+    DATA_TASK_SUBMITTED = "ModelArts.4900"  # publish, import, export and sync tasks
     MODEL_IMPORT_SUBMITTED = "ModelArts.4910"
     MODEL_IMPORTED = "ModelArts.4912"
     SUCCEEDED = "ModelArts.4996"

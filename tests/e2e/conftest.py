@@ -70,7 +70,17 @@ class LiveServer:
             body["data_sources"] = [{"data_type": 0, "data_path": str(path)}]
         r = self.api.post("/datasets", json=body)
         assert r.status_code == 201, r.text
-        return str(r.json()["dataset_id"])
+        dataset_id, task_id = str(r.json()["dataset_id"]), r.json().get("import_task_id")
+        if task_id:  # the import runs as a task: wait for it
+            deadline = time.monotonic() + 60
+            while True:
+                t = self.api.get(f"/datasets/{dataset_id}/import-tasks/{task_id}").json()
+                if t["status"] in ("COMPLETED", "FAILED"):
+                    assert t["status"] == "COMPLETED", t
+                    break
+                assert time.monotonic() < deadline, t
+                time.sleep(0.1)
+        return dataset_id
 
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         r = self.api.get(f"/datasets/{dataset_id}")

@@ -31,6 +31,12 @@ def run_queued(settings: Settings, db: Database) -> None:
         pass
 
 
+def run_app_queue(client: TestClient) -> None:
+    """Run every queued task of the client's app (an import a dataset create queued, ...)."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    run_queued(services.settings, services.db)
+
+
 def get_task(client: TestClient, project: str, ds: str, task_id: str, auth: dict[str, str]) -> Any:
     return client.get(f"/v2/{project}/datasets/{ds}/tasks/{task_id}", headers=auth).json()
 

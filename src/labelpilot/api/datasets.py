@@ -24,7 +24,9 @@ from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.api.render.tolerant import each
 from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets import service as datasets
+from labelpilot.datasets.types import DataSourceSpec
 from labelpilot.errors import (
+    BadRequest,
     DatasetBusy,
     DatasetNameTaken,
     DatasetNotFound,
@@ -35,8 +37,9 @@ from labelpilot.errors import (
     PathNotAllowed,
     SampleTooLarge,
 )
-from labelpilot.samples.importing import create_dataset_with_sources
+from labelpilot.runners.importing import SOURCES_FIELD, decide_type
 from labelpilot.tasks import service as tasks
+from labelpilot.tasks.data import queue_data_task
 
 router = APIRouter(tags=["datasets"], route_class=RetryingRoute)
 
@@ -56,20 +59,45 @@ router = APIRouter(tags=["datasets"], route_class=RetryingRoute)
     ),
 )
 def create_dataset(
-    project_id: ProjectId, body: s.CreateDatasetRequest, svc: Svc
+    project_id: ProjectId, body: s.CreateDatasetRequest, session: WriteSession, svc: Svc
 ) -> s.CreateDatasetResponse:
-    """Create a dataset; files under ``data_sources`` are imported as samples.
+    """Create a dataset; its ``data_sources`` are imported by an import task queued with it.
 
-    Its own transactions: the import commits in bounded batches (``samples.importing``).
+    The sources are checked first (a refused path leaves no dataset); the answer comes at once
+    with the task's id (``import_task_id``), whose status shows the import's progress.
     """
-    dataset_id, n = create_dataset_with_sources(
-        db=svc.db,
-        storage=svc.storage,
-        project_id=project_id,
-        new=translate.new_dataset(body),
-        policy=svc.import_policy,
+    new = translate.new_dataset(body)
+    paths = source_paths(new.data_sources)
+    ds = datasets.create_dataset(
+        session=session, storage=svc.storage, project_id=project_id, new=new
     )
-    return s.CreateDatasetResponse(dataset_id=dataset_id, imported_sample_count=n)
+    if not paths:
+        decide_type(session, ds.id, set())
+        return s.CreateDatasetResponse(dataset_id=ds.id)
+    config = {
+        "paths": paths,
+        "import_type": 0,
+        "import_annotations": new.import_annotations,
+        "decide_type": True,
+        "field": SOURCES_FIELD,
+    }
+    task = queue_data_task(session, svc.kinds, dataset=ds, task_type="import", config=config)
+    return s.CreateDatasetResponse(dataset_id=ds.id, import_task_id=task.id)
+
+
+def source_paths(sources: list[DataSourceSpec]) -> list[str]:
+    """The directories of a new dataset's ``data_sources`` (400 naming the field otherwise)."""
+    paths = []
+    for i, src in enumerate(sources):
+        if src.data_type not in (None, 0):
+            raise BadRequest(
+                f"data_sources[{i}].data_type {src.data_type} is not supported "
+                "(only 0: a directory or storage URL)"
+            )
+        if not src.data_path:
+            raise BadRequest(f"data_sources[{i}].data_path is required")
+        paths.append(src.data_path)
+    return paths
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""``labelpilot datasets``: list, create, update, statistics, versions and export on a server."""
+"""``labelpilot datasets``: list, create, update, statistics, versions, import and export on a
+server."""
 
 from __future__ import annotations
 
@@ -180,6 +181,41 @@ def versions_delete(dataset_id: str, version_id: str) -> None:
     """Delete a version (its files stay)."""
     call(client().delete_version, dataset_id, version_id)
     typer.echo("deleted")
+
+
+@datasets_app.command("import")
+def datasets_import(
+    dataset_id: str,
+    path: Annotated[str, typer.Argument(help="Server directory or .manifest file")],
+    format: Annotated[
+        str | None, typer.Option(help="COCO|VOC|YOLO|MANIFEST|CLASS_FOLDERS|CSV (default: found)")
+    ] = None,
+    watch: Annotated[bool, typer.Option(help="Follow until the import ends")] = True,
+) -> None:
+    """Import a server directory or manifest as a task; skipped files are listed with reasons."""
+    body: dict[str, Any] = {"import_path": path}
+    if format:
+        body["annotation_format"] = format
+    api = client()
+    task_id = call(api.create_import_task, dataset_id, body)["task_id"]
+    typer.echo(task_id)
+    if not watch:
+        return
+    t = poll(
+        lambda: call(api.get_import_task, dataset_id, task_id),
+        task_id,
+        lambda r: r.get("progress", 0),
+        lambda r: r["status"] in ("COMPLETED", "FAILED"),
+    )
+    for f in t.get("failures") or []:
+        out().print(f"[yellow]skipped[/yellow] {f['file']}: {f['reason']}")
+    if t["status"] != "COMPLETED":
+        out().print(f"[red]{t.get('error_code', '')}[/red] {t.get('error_msg', 'import failed')}")
+        raise typer.Exit(1)
+    out().print(
+        f"{t['imported_sample_count']} imported, {t['duplicate_sample_count']} already there, "
+        f"{t['failed_file_count']} skipped"
+    )
 
 
 @datasets_app.command("export")

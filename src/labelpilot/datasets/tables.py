@@ -70,6 +70,7 @@ class Sample(Base):
         UniqueConstraint("dataset_id", "name", name="uq_sample_dataset_name"),
         Index("ix_samples_dataset_state", "dataset_id", "state"),
         Index("ix_samples_list_order", "dataset_id", "sample_time", "id"),  # ListSamples' order
+        Index("ix_samples_content_hash", "dataset_id", "content_hash"),  # imports skip duplicates
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -84,6 +85,9 @@ class Sample(Base):
     state: Mapped[str] = mapped_column(String(32), default=STATE_NONE)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     sample_usage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # SHA-256 of the file's bytes (hex); NULL for samples stored before migration 0011 until an
+    # import of the dataset hashes them
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     labels: Mapped[list[SampleLabel]] = relationship(
         back_populates="sample",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import posixpath
 from collections.abc import Iterable
 from functools import partial
@@ -159,9 +160,15 @@ def store_sample(
         state=state,
         meta=meta,
         labels=rows,
+        content_hash=content_hash(data),
     )
     session.add(sample)
     return sample
+
+
+def content_hash(data: bytes) -> str:
+    """The hex SHA-256 of a sample's bytes (imports skip a file a sample already holds)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _failed(name: str | None, exc: LabelPilotError) -> ItemResult:

@@ -69,6 +69,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "pre-label": "labelpilot.runners.prelabel:PreLabelRunner",
     "publish-version": "labelpilot.runners.publish:PublishRunner",
     "export": "labelpilot.runners.export:ExportRunner",
+    "import": "labelpilot.runners.importing:ImportRunner",
+    "sync": "labelpilot.runners.importing:SyncRunner",
 }
 
 _CLASS_VARS = (

@@ -92,6 +92,7 @@ export const Api = {
   listDatasets: (query) => api('/datasets', { query }),
   getDataset: (id) => api(ds(id)),
   createDataset: (body) => api('/datasets', { method: 'POST', body }),
+  getImportTask: (id, tid) => api(`${ds(id)}/import-tasks/${encodeURIComponent(tid)}`),
   listSamples: (id, query) => api(samples(id), { query }),
   listAutoSamples: (id, query) => api(`${ds(id)}/auto-annotations/samples`, { query }),
   updateSamples: (id, items) => api(samples(id), { method: 'PUT', body: { samples: items } }),

@@ -68,6 +68,7 @@ function createForm(ctx) {
         data_sources: [{ data_type: 0, data_path: path.value.trim() }],
         import_annotations: form.elements.import_annotations.checked,
       });
+      if (res.import_task_id) await waitForImport(res.dataset_id, res.import_task_id, submit, err);
       ctx.navigate(`/datasets/${encodeURIComponent(res.dataset_id)}`);
     } catch (ex) {
       const target = /data_path|directory/i.test(ex.message) ? 'data_path' : /dataset_name|name/i.test(ex.message) ? 'dataset_name' : null;
@@ -78,6 +79,22 @@ function createForm(ctx) {
     }
   });
   return form;
+}
+
+/** Poll the import task the create queued, showing its progress on the button. */
+async function waitForImport(datasetId, taskId, submit, err) {
+  for (;;) {
+    const t = await Api.getImportTask(datasetId, taskId);
+    if (t.status === 'COMPLETED' || t.status === 'FAILED') {
+      if (t.status === 'FAILED' || t.failed_file_count) {
+        const skipped = (t.failures || []).slice(0, 5).map((f) => `${f.file}: ${f.reason}`).join('; ');
+        setError(err, new Error(t.error_msg || `${t.failed_file_count} file(s) skipped: ${skipped}`));
+      }
+      return;
+    }
+    submit.textContent = `Importing… ${t.imported_sample_count}/${t.total_sample_count || '?'}`;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
 }
 
 export async function render(ctx) {
