@@ -109,6 +109,17 @@ class SampleRecord:
         )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A file or line an import could not read: listed in the task's report, the rest goes on.
+
+    ``where`` names the place (``"train.manifest:12"``, ``"data/a.xml"``), ``reason`` says why.
+    """
+
+    where: str
+    reason: str
+
+
 def stem(name: str) -> str:
     """A sample name's file name without its directories and extension."""
     base = name.rsplit("/", 1)[-1]
