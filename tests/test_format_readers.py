@@ -209,6 +209,23 @@ def test_manifest_reads_the_modelarts_examples() -> None:
     assert third.labels == (LabelRecord("positive", 100, None, "human", {}),)
 
 
+def test_manifest_hard_keys_as_modelarts_writes_them() -> None:
+    line = (
+        '{"source":"s3://b/h.jpg","hard":true,"hard-coefficient":"0.5","hard-reasons":"1-2",'
+        '"annotation":[{"type":"image_classification","name":"cat","hard":"true",'
+        '"hard-coefficient":0.6,"confidence":0.7},'
+        '{"type":"image_classification","name":"dog","hard":"false"}]}'
+    )
+    (got,), problems = read_manifest(line, "h.manifest")
+    assert problems == []
+    assert got.metadata == {HARD: 1.0, HARD_COEFFICIENT: 0.5, HARD_REASONS: [1, 2]}
+    cat, dog = got.labels
+    assert cat.property == {HARD: "1", HARD_COEFFICIENT: "0.6000"}
+    assert cat.score == 0.7
+    assert dog.property == {HARD: "0"}
+    assert (cat.annotated_by, dog.annotated_by) == (None, None)
+
+
 def test_manifest_type_names_map_back_to_label_types() -> None:
     lines = [
         json.dumps({"source": f"s3://b/{i}.wav", "annotation": [{"type": t, "name": "x"}]})
@@ -446,6 +463,18 @@ def test_voc_bad_objects_are_problems_and_the_rest_reads() -> None:
 def test_voc_refuses_what_is_not_a_voc_annotation(data: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         read_voc(data, "x.xml")
+
+
+def test_voc_in_gbk() -> None:
+    doc = (
+        '<?xml version="1.0" encoding="GBK"?>\n<annotation><filename>街景.jpg</filename>'
+        "<object><name>行人</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax>"
+        "<ymax>4</ymax></bndbox></object></annotation>"
+    ).encode("gbk")
+    got, problems = read_voc(doc, "gbk.xml")
+    assert problems == []
+    assert got.source == "街景.jpg"
+    _same_boxes(list(got.labels), [_box("行人", (1, 2, 3, 4))])
 
 
 def test_voc_missing_filename_and_zero_size() -> None:
@@ -740,15 +769,17 @@ def test_text_table_bad_rows_are_problems_and_the_rest_reads() -> None:
         ",a,TRAIN\r\n"  # 4: no text
         "ok,a,validation\r\n"  # 5: read without a usage
         "nul\x00here,a,\r\n"  # 6: NUL
-        "last,b,EVAL\r\n"  # 7
+        '"bad\r\nusage",a,nope\r\n'  # 7-8: a problem on the line the row starts on
+        "last,b,EVAL\r\n"  # 9
     )
     got, problems = read_text_table(table, "t.csv")
     assert [(r.source, r.usage) for r in got] == [
         ("content://multi\r\nline", "TRAIN"),
         ("content://ok", None),
+        ("content://bad\r\nusage", None),
         ("content://last", "EVAL"),
     ]
-    assert [p.where for p in problems] == ["t.csv:4", "t.csv:5", "t.csv:6"]
+    assert [p.where for p in problems] == ["t.csv:4", "t.csv:5", "t.csv:6", "t.csv:7"]
     assert "validation" in problems[1].reason
     assert "NUL" in problems[2].reason
 
