@@ -271,6 +271,8 @@ def test_manifest_bad_lines_are_problems_and_the_rest_reads() -> None:
         '{"source": "s3://b/m.jpg", "id": 7, "sample-type": "x"}',  # 13: bad sample-type
         f'{{"source": "s3://b/meta.jpg", "hard-reasons": [1, {BIG}]}}',  # 14
         '{"source": "s3://b/last.jpg", "usage": "Eval"}',  # 15
+        f'{{"source": "s3://b/st.jpg", "sample-type": "{BIG}"}}',  # 16: parsed from a string
+        f'{{"source": "s3://b/hr.jpg", "hard-reasons": "1-{BIG}"}}',  # 17
     ]
     files = {"s3://b/bomb.xml": BILLION_LAUGHS}
 
@@ -281,7 +283,8 @@ def test_manifest_bad_lines_are_problems_and_the_rest_reads() -> None:
     assert [r.source for r in got] == ["s3://b/ok.jpg", "s3://b/usage.jpg", "s3://b/last.jpg"]
     assert [r.usage for r in got] == [None, None, "EVAL"]
     where = [p.where for p in problems]
-    assert where == [f"train.manifest:{n}" for n in (2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14)]
+    bad = (2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 16, 17)
+    assert where == [f"train.manifest:{n}" for n in bad]
     reasons = dict(zip(where, (p.reason for p in problems), strict=True))
     assert "not JSON" in reasons["train.manifest:2"]
     assert "source" in reasons["train.manifest:4"]
@@ -294,6 +297,8 @@ def test_manifest_bad_lines_are_problems_and_the_rest_reads() -> None:
     assert "video_magic" in reasons["train.manifest:12"]
     assert "sample-type" in reasons["train.manifest:13"]
     assert "int64" in reasons["train.manifest:14"]
+    assert "sample type" in reasons["train.manifest:16"]
+    assert "int64" in reasons["train.manifest:17"]
 
 
 def test_manifest_boxes_without_a_loader_are_problems() -> None:
@@ -782,6 +787,14 @@ def test_text_table_bad_rows_are_problems_and_the_rest_reads() -> None:
     assert [p.where for p in problems] == ["t.csv:4", "t.csv:5", "t.csv:6", "t.csv:7"]
     assert "validation" in problems[1].reason
     assert "NUL" in problems[2].reason
+
+
+def test_csv_broken_quotes_are_problems_and_reading_resumes() -> None:
+    table = 'text,labels\n"Great" product,pos\nok,a\n"unclosed,a\nnext,b\n'
+    got, problems = read_text_table(table, "q.csv")
+    assert [r.source for r in got] == ["content://ok", "content://next"]
+    assert [p.where for p in problems] == ["q.csv:2", "q.csv:4"]
+    assert all(p.reason.startswith("not CSV") for p in problems)
 
 
 def test_jsonl_bad_lines_are_problems_and_the_rest_reads() -> None:
