@@ -376,6 +376,7 @@ VOC_HANDMADE = b"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
         <difficult>1</difficult>
         <occluded>0</occluded>
         <confidence>0.9</confidence>
+        <hard-coefficient>0.3</hard-coefficient>
         <attributes><color>brown</color></attributes>
         <bndbox>
             <xmin>279</xmin>
@@ -418,7 +419,11 @@ def test_voc_reads_a_handmade_document_leniently() -> None:
     assert [lb.name for lb in got.labels] == ["Dog", "Cat", "Bird", "Tri"]
     dog, cat, bird, tri = got.labels
     assert dog.score == 0.9
-    assert dog.property == {SHAPE: "bndbox", FEATURE: [[279, 52.5], [474, 278]]}
+    assert dog.property == {
+        SHAPE: "bndbox",
+        FEATURE: [[279, 52.5], [474, 278]],
+        HARD_COEFFICIENT: "0.3000",
+    }
     assert cat.property == {SHAPE: "circle", FEATURE: [[230, 303], [100]]}
     assert bird.property == {SHAPE: "point", FEATURE: [[12, 34]]}
     assert tri.property == {SHAPE: "polygon", FEATURE: [[0, 0], [10, 0], [5, 8]]}

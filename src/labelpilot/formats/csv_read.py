@@ -198,7 +198,7 @@ def read_jsonl_texts(text: str, where: str) -> tuple[list[SampleRecord], list[Pr
     lines that could not be read (``where:lineno``)."""
     records: list[SampleRecord] = []
     problems: list[Problem] = []
-    # split on \\n only: ensure_ascii=False leaves U+2028 unescaped inside strings
+    # split on "\n" alone: ensure_ascii=False leaves U+2028 unescaped inside strings
     for lineno, line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue

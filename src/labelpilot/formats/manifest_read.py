@@ -307,7 +307,7 @@ def read_manifest(
     """
     records: list[SampleRecord] = []
     problems: list[Problem] = []
-    # split on \\n only: JSON writers leave U+2028 and friends unescaped inside strings
+    # split on "\n" alone: JSON writers leave U+2028 and friends unescaped inside strings
     for lineno, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         line = raw.strip()
         if not line:

@@ -17,6 +17,7 @@ from defusedxml import DefusedXmlException
 
 from labelpilot.formats._records import (
     FEATURE,
+    HARD_COEFFICIENT,
     SHAPE,
     SIZE,
     LabelRecord,
@@ -126,9 +127,12 @@ def _label(obj: ET.Element) -> LabelRecord:
     confidence = _text(obj, "confidence")
     if confidence is not None:
         score = float(_number(confidence, "<confidence>"))
-    return LabelRecord(
-        name=name, type=1, score=score, property={SHAPE: shape[0], FEATURE: shape[1]}
-    )
+    prop: dict[str, Any] = {SHAPE: shape[0], FEATURE: shape[1]}
+    coefficient = _text(obj, "hard-coefficient")  # §8.2, optional; not written by voc_write
+    if coefficient is not None:
+        # a label property keeps its hard keys as strings, as the manifest reader does
+        prop[HARD_COEFFICIENT] = f"{float(_number(coefficient, '<hard-coefficient>')):.4f}"
+    return LabelRecord(name=name, type=1, score=score, property=prop)
 
 
 class _Refused(ValueError):
