@@ -11,7 +11,7 @@ hold no Tab, the text may).
 from __future__ import annotations
 
 import csv
-import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,20 +58,27 @@ def _split_labels(cell: str, separator: str) -> list[str]:
     return [name.strip() for name in cell.split(separator) if name.strip()]
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """RFC 4180 rows with the line each starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    while True:
+# physical lines with their endings (a quoted cell may hold \r\n, \n or \r)
+_PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str] | str]]:
+    """RFC 4180 rows with the line each starts on; a row that breaks the quoting rules is its
+    reason instead, and reading resumes on the line after the one it starts on."""
+    lines = _PHYSICAL.findall(text)
+    offset = 0  # lines before the current reader's first
+    while offset < len(lines):
+        # strict: a stray quote is a problem, not text silently changed
+        reader = csv.reader(iter(lines[offset:]), strict=True)
+        start = offset + 1
         try:
-            row = next(reader)
-        except StopIteration:
+            for row in reader:
+                yield start, row
+                start = offset + reader.line_num + 1
             return
         except csv.Error as exc:
-            # the reader cannot resynchronise after a broken quote: the rest is one problem
-            raise _Bad(f"line {start}: {exc}") from None
-        yield start, row
-        start = reader.line_num + 1
+            yield start, f"not CSV: {exc}"
+            offset = start
 
 
 def _line_rows(text: str, delimiter: str, columns: int) -> Iterator[tuple[int, list[str]]]:
@@ -118,6 +125,7 @@ def read_text_table(
     problems: list[Problem] = []
     columns = {"text": 0, "labels": 1, "usage": 2}
     width = 2  # the ModelArts layout: text and labels
+    rows: Iterator[tuple[int, list[str] | str]]
     if delimiter == ",":
         rows = _csv_rows(text)
     else:
@@ -128,28 +136,26 @@ def read_text_table(
             width = len(cells)
         rows = _line_rows(text, delimiter, width)
     header_seen = False
-    try:
-        for lineno, row in rows:
-            place = f"{where}:{lineno}"
-            if not header_seen:
-                header_seen = True
-                if with_header or (with_header is None and _is_header(row)):
-                    named = {c.strip().lower(): i for i, c in enumerate(row)}
-                    if "text" not in named:
-                        problems.append(Problem(place, "the header has no text column"))
-                        return records, problems
+    for lineno, row in rows:
+        place = f"{where}:{lineno}"
+        if isinstance(row, str):
+            problems.append(Problem(place, row))
+            continue
+        if not header_seen:
+            header_seen = True
+            if with_header or (with_header is None and _is_header(row)):
+                named = {c.strip().lower(): i for i, c in enumerate(row)}
+                if "text" in named:  # else the columns are by position
                     columns = {k: named[k] for k in ("text", "labels", "usage") if k in named}
-                    continue
-            if not any(c.strip() for c in row):
                 continue
-            notes: list[str] = []
-            try:
-                records.append(_row(row, columns, label_separator, notes))
-            except _Bad as exc:
-                notes.append(str(exc))
-            problems += [Problem(place, note) for note in notes]
-    except _Bad as exc:
-        problems.append(Problem(where, str(exc)))
+        if not any(c.strip() for c in row):
+            continue
+        notes: list[str] = []
+        try:
+            records.append(_row(row, columns, label_separator, notes))
+        except _Bad as exc:
+            notes.append(str(exc))
+        problems += [Problem(place, note) for note in notes]
     return records, problems
 
 
@@ -192,7 +198,7 @@ def read_jsonl_texts(text: str, where: str) -> tuple[list[SampleRecord], list[Pr
     lines that could not be read (``where:lineno``)."""
     records: list[SampleRecord] = []
     problems: list[Problem] = []
-    # split on \\n only: ensure_ascii=False leaves U+2028 unescaped inside strings
+    # split on "\n" alone: ensure_ascii=False leaves U+2028 unescaped inside strings
     for lineno, line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue

@@ -29,6 +29,7 @@ from labelpilot.formats.manifest_write import ANNOTATION_TYPES, LOCATED_TYPES, U
 from labelpilot.formats.voc_read import read_voc
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1
 MAX_DEPTH = 32
 CONTENT = "content://"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -124,9 +125,13 @@ def _reasons(value: Any) -> list[int]:
     else:
         raise _Bad(f"hard-reasons {value!r} is not a list")
     try:
-        return [int(p) for p in parts if not isinstance(p, bool)]
+        reasons = [int(p) for p in parts if not isinstance(p, bool)]
     except (TypeError, ValueError):
         raise _Bad(f"hard-reasons {value!r} are not integers") from None
+    # parsed from a string: the line's int64 check has not seen these
+    if not all(INT64_MIN <= r <= INT64_MAX for r in reasons):
+        raise _Bad("hard-reasons: integer outside the int64 range")
+    return reasons
 
 
 def _type_code(value: Any) -> int:
@@ -234,6 +239,8 @@ def _sample(
         sample_type = int(kind)
     else:
         raise _Bad(f"sample-type {kind!r} is not an integer")
+    if not 0 <= sample_type <= INT32_MAX:  # an SQL INTEGER column
+        raise _Bad(f"sample-type {kind!r} is not a sample type")
 
     metadata: dict[str, Any] = {}
     extra = obj.get("property")  # sample-level property (video frames, §8.1)
@@ -300,7 +307,7 @@ def read_manifest(
     """
     records: list[SampleRecord] = []
     problems: list[Problem] = []
-    # split on \\n only: JSON writers leave U+2028 and friends unescaped inside strings
+    # split on "\n" alone: JSON writers leave U+2028 and friends unescaped inside strings
     for lineno, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         line = raw.strip()
         if not line:
@@ -323,6 +330,9 @@ def read_manifest(
             records.append(_sample(obj, place, load, line_problems))
         except _Bad as exc:
             problems.append(Problem(place, str(exc)))
+            continue
+        except ValueError as exc:  # e.g. int() of a 5000-digit string: still this line's problem
+            problems.append(Problem(place, f"cannot be read: {exc}"))
             continue
         problems.extend(line_problems)
     return records, problems

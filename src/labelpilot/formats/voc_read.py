@@ -17,6 +17,7 @@ from defusedxml import DefusedXmlException
 
 from labelpilot.formats._records import (
     FEATURE,
+    HARD_COEFFICIENT,
     SHAPE,
     SIZE,
     LabelRecord,
@@ -28,6 +29,9 @@ from labelpilot.formats._records import (
 # The §8.2 examples close elements with an opening tag (``<r>100<r>``); tried only when the
 # document does not parse as it is, so a well-formed file is never rewritten.
 _UNCLOSED = re.compile(r"<([A-Za-z_][\w.-]*)>([^<>]*)<\1>")
+# the encoding an XML declaration names, in the raw bytes and in the decoded text
+_DECLARED = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_ENCODING = re.compile(r"""(<\?xml[^>]*?encoding\s*=\s*["'])[A-Za-z0-9._-]+""")
 # Larger integers stay floats: a JSON integer outside int64 cannot be stored (issue #12).
 _EXACT_INT = 2**53
 
@@ -123,31 +127,53 @@ def _label(obj: ET.Element) -> LabelRecord:
     confidence = _text(obj, "confidence")
     if confidence is not None:
         score = float(_number(confidence, "<confidence>"))
-    return LabelRecord(
-        name=name, type=1, score=score, property={SHAPE: shape[0], FEATURE: shape[1]}
-    )
+    prop: dict[str, Any] = {SHAPE: shape[0], FEATURE: shape[1]}
+    coefficient = _text(obj, "hard-coefficient")  # §8.2, optional; not written by voc_write
+    if coefficient is not None:
+        # a label property keeps its hard keys as strings, as the manifest reader does
+        prop[HARD_COEFFICIENT] = f"{float(_number(coefficient, '<hard-coefficient>')):.4f}"
+    return LabelRecord(name=name, type=1, score=score, property=prop)
+
+
+class _Refused(ValueError):
+    """A document defusedxml refuses (entities, external references)."""
+
+
+def _defused(data: bytes, where: str) -> ET.Element:
+    try:
+        return DET.fromstring(data)  # type: ignore[no-any-return]
+    except DefusedXmlException as exc:
+        raise _Refused(f"{where}: refused XML ({type(exc).__name__})") from None
+
+
+def _decode(data: bytes) -> str | None:
+    """The document as text, its declaration saying UTF-8 (what it is encoded in next)."""
+    declared = _DECLARED.match(data)
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return _ENCODING.sub(r"\1UTF-8", text, count=1)
 
 
 def _parse(data: bytes, where: str) -> ET.Element:
     try:
-        return DET.fromstring(data)  # type: ignore[no-any-return]
-    except DefusedXmlException as exc:
-        raise ValueError(f"{where}: refused XML ({type(exc).__name__})") from None
-    except ET.ParseError as first:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValueError(f"{where}: not well-formed XML ({first})") from None
-        repaired = _UNCLOSED.sub(r"<\1>\2</\1>", text)
-        if repaired == text:
-            raise ValueError(f"{where}: not well-formed XML ({first})") from None
-        try:
-            # the declaration may name an encoding: parse the repaired text as bytes again
-            return DET.fromstring(repaired.encode())  # type: ignore[no-any-return]
-        except DefusedXmlException as exc:
-            raise ValueError(f"{where}: refused XML ({type(exc).__name__})") from None
-        except ET.ParseError:
-            raise ValueError(f"{where}: not well-formed XML ({first})") from None
+        return _defused(data, where)
+    except _Refused:
+        raise
+    except (ET.ParseError, ValueError) as exc:  # expat raises ValueError for GBK
+        first = str(exc)
+    # lenient second tries: GBK (§5.1 allows it; expat reads no multi-byte encoding) re-encoded
+    # as UTF-8, then the §8.2 examples' unclosed elements closed
+    text = _decode(data)
+    if text is not None:
+        for candidate in dict.fromkeys((text, _UNCLOSED.sub(r"<\1>\2</\1>", text))):
+            try:
+                return _defused(candidate.encode(), where)
+            except ET.ParseError:
+                continue
+    raise ValueError(f"{where}: not well-formed XML ({first})")
 
 
 def _size(root: ET.Element, where: str, problems: list[Problem]) -> list[int] | None:
