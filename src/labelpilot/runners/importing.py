@@ -299,6 +299,10 @@ class ImportRunner(TaskRunner[ImportConfig]):
         max_pixels = ctx.settings.max_image_pixels
 
         def write(s: Session) -> Outcome:
+            with s.no_autoflush:  # one flush for the batch: the rows go in as one executemany
+                return write_batch(s)
+
+        def write_batch(s: Session) -> Outcome:
             ds = s.get(Dataset, ctx.dataset_id)
             assert ds is not None
             done = Outcome()
@@ -323,6 +327,7 @@ class ImportRunner(TaskRunner[ImportConfig]):
                         metadata=item.metadata,
                         final_annotation=config.final_annotation,
                         max_pixels=max_pixels,
+                        name_is_free=True,  # _name() chose it against every name stored
                     )
                 except LabelPilotError as exc:
                     done.fail(item.origin, exc.error_msg)

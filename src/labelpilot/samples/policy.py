@@ -18,7 +18,10 @@ _CHUNK = 1 << 20
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+    """Whether resolved ``path`` is ``root`` or below it (string prefixes: ``Path.parents``
+    builds every parent, a cost an import pays per file and root)."""
+    p, r = str(path), str(root)
+    return p == r or p.startswith(r if r.endswith(os.sep) else r + os.sep)
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,13 @@ def store_sample(
     metadata: dict[str, Any] | None = None,
     final_annotation: bool = True,
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    name_is_free: bool = False,
 ) -> Sample:
-    """Store one sample's bytes and row (labels make it labeled, or to-be-confirmed)."""
+    """Store one sample's bytes and row (labels make it labeled, or to-be-confirmed).
+
+    ``name_is_free``: the caller knows no sample of the dataset has ``name`` (an import that
+    listed the names first), so the per-sample lookup, and the flush it would cause, is skipped.
+    """
     if len(data) > MAX_SAMPLE_BYTES:
         raise SampleTooLarge(f"sample '{name}' is larger than {MAX_SAMPLE_BYTES} bytes")
     stype = sample_type if sample_type is not None else sample_type_of(name)
@@ -135,7 +140,9 @@ def store_sample(
     size = _checked_content(name, stype, data, max_pixels)
     if size is not None:
         meta.setdefault(attr.SIZE, size)
-    taken = session.scalar(select(Sample.id).where(Sample.dataset_id == ds.id, Sample.name == name))
+    taken = not name_is_free and session.scalar(
+        select(Sample.id).where(Sample.dataset_id == ds.id, Sample.name == name)
+    )
     if taken:
         raise SampleExists(f"sample '{name}' already exists")
     sid = sample_id()
