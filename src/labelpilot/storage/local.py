@@ -35,6 +35,18 @@ class LocalStorage:
     def put(self, key: str, data: bytes) -> str:
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
+        try:  # a new key: nothing refers to it before this write returns, so write it in place
+            f = p.open("xb")
+        except FileExistsError:
+            pass  # replacing a file others may read: a temp file, renamed over it
+        else:
+            try:
+                with f:
+                    f.write(data)
+            except BaseException:
+                p.unlink(missing_ok=True)  # a partial new file; the key is still unreferenced
+                raise
+            return p.as_uri()
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
