@@ -486,3 +486,22 @@ def test_a_manifest_cannot_read_another_projects_samples(
     status = _done(client, db, settings, "other-project", theirs, other_auth, import_path=str(src))
     assert status["status"] == "FAILED" and status["imported_sample_count"] == 0, status
     assert status["failed_file_count"] == 1
+
+
+def test_a_long_annotated_by_is_a_400_naming_the_field(
+    client: TestClient, project: str, auth: dict[str, str]
+) -> None:
+    ds = make_typed(client, project, auth, "authors", 0)
+    url = f"/v2/{project}/datasets/{ds}/data-annotations/samples"
+    data = base64.b64encode(_png((1, 1, 1))).decode()
+    ok = {
+        "name": "a.png",
+        "data": data,
+        "labels": [{"name": "x", "annotated_by": "modelarts/active-learning"}],
+    }
+    r = client.post(url, json={"samples": [ok]}, headers=auth)
+    assert r.status_code == 200 and r.json()["success"], r.text  # 25 characters fit (#13)
+    long = {"name": "b.png", "data": data, "labels": [{"name": "x", "annotated_by": "m" * 257}]}
+    r = client.post(url, json={"samples": [long]}, headers=auth)
+    assert "annotated_by" in r.text and r.status_code in (200, 400), r.text
+    assert r.json().get("success") is not True

@@ -21,7 +21,7 @@ def post_samples(
             json={"samples": items[start : start + 200], **extra},
             headers=auth,
         )
-        assert r.json()["success"], r.text
+        assert r.status_code == 200 and r.json()["success"], r.text
 
 
 def run_queued(settings: Settings, db: Database) -> None:

@@ -112,7 +112,12 @@ class SampleLabel(Base):
     name: Mapped[str] = mapped_column(String(256))
     type: Mapped[int] = mapped_column(Integer, default=0)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    annotated_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # "modelarts/active-learning" is 25 characters (manifest spec §8.1): 256 since migration
+    # 0012. SQLite keeps the width of its first schema: it enforces none, and widening a column
+    # there means rebuilding the table, whose drop would cascade to nothing but risk.
+    annotated_by: Mapped[str | None] = mapped_column(
+        String(256).with_variant(String(16), "sqlite"), nullable=True
+    )
     property: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     sample: Mapped[Sample] = relationship(back_populates="labels")

@@ -44,6 +44,7 @@ from labelpilot.storage import Storage
 from labelpilot.storage.keys import dataset_prefix, sample_key
 from labelpilot.storage.local import path_from_url
 
+MAX_ANNOTATED_BY = 256  # the column's width (migration 0012)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEXT_EXTS = {".txt"}
 
@@ -90,6 +91,10 @@ def _label_rows(
             raise LabelNotFound(f"label '{lb.name}' does not exist")
         if lb.score is not None and not 0 <= lb.score <= 1:
             raise BadRequest(f"labels[{pos}].score must be in [0, 1]")
+        if lb.annotated_by is not None and len(lb.annotated_by) > MAX_ANNOTATED_BY:
+            raise BadRequest(
+                f"labels[{pos}].annotated_by is longer than {MAX_ANNOTATED_BY} characters"
+            )
         rows.append(
             SampleLabelRow(
                 dataset_id=ds.id,
