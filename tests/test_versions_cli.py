@@ -73,3 +73,50 @@ def test_publish_list_export_download(
     finally:
         worker.shutdown.set()
         thread.join(10)
+
+
+def test_import_and_sync_from_the_cli_and_client(
+    app, db, settings, client, cred, auth, project, tmp_path: Path
+):
+    from PIL import Image
+
+    src = tmp_path / "flowers"
+    for i, label in enumerate(["rose", "rose", "tulip"]):
+        (src / label).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (6, 6), (i * 80, 9, 9)).save(src / label / f"{i}.png")
+    (src / "tulip" / "bad.png").write_bytes(b"\x89PNG broken")
+    r = client.post(
+        f"/v2/{project}/datasets",
+        json={"dataset_name": "cli-import", "dataset_type": 0},
+        headers=auth,
+    )
+    ds = r.json()["dataset_id"]
+    worker = Worker(settings, db)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    try:
+        with live_server(app) as url:
+            env = {
+                "LABELPILOT_URL": url,
+                "LABELPILOT_PROJECT_ID": project,
+                "LABELPILOT_ACCESS_KEY": cred.access_key,
+                "LABELPILOT_SECRET_KEY": cred.secret_key,
+                "COLUMNS": "200",
+            }
+            done = runner.invoke(cli, ["datasets", "import", ds, str(src)], env=env)
+            assert done.exit_code == 0, done.output
+            assert "3 imported, 0 already there, 1 skipped" in done.output
+            assert "tulip/bad.png" in done.output
+            again = runner.invoke(cli, ["datasets", "import", ds, str(src)], env=env)
+            assert "0 imported, 3 already there" in again.output, again.output
+            refused = runner.invoke(cli, ["datasets", "import", ds, "/etc"], env=env)
+            assert refused.exit_code == 1 and "ModelArts.4205" in refused.output
+            api = LabelPilotClient(url, project, ak=cred.access_key, sk=cred.secret_key)
+            listed = api.list_import_tasks(ds)["import_tasks"]
+            assert [t["imported_sample_count"] for t in listed] == [0, 3]
+            assert api.get_import_task(ds, listed[1]["task_id"])["failed_file_count"] == 1
+            assert api.get_sync_status(ds)["status"] == "NOT_EXIST"
+            api.close()
+    finally:
+        worker.shutdown.set()
+        thread.join(10)
