@@ -270,6 +270,7 @@ def test_bad_input_answers_with_the_field_and_changes_nothing(
     bad(400, None, "import_type", import_path=str(folder), import_type="table")
     bad(400, None, "annotation_format", import_path=str(folder), annotation_format="TFRecord")
     bad(400, None, "import_path", import_path="")
+    bad(400, None, "import_path", import_path=str(tmp_path / ("a" * 5000)))  # ENAMETOOLONG
     bad(501, "ModelArts.4383", "import_path", import_path="obs://bucket/dir/")
     r = client.get(f"/v2/{project}/datasets/{ds}/import-tasks/nope", headers=auth)
     assert r.status_code == 404 and r.json()["error_code"] == "ModelArts.4612"

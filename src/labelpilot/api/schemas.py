@@ -355,8 +355,7 @@ class CreateDatasetRequest(In):
 
 class CreateDatasetResponse(Out):
     dataset_id: str
-    import_task_id: str | None = None
-    imported_sample_count: int | None = None
+    import_task_id: str | None = None  # the import of ``data_sources``, queued with the dataset
 
 
 class DatasetOut(Out):

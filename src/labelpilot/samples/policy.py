@@ -70,7 +70,12 @@ class ImportPolicy:
             raise BadRequest(f"{field} must not contain a NUL character")
         if not self.roots:
             raise self._refuse(field, path_or_url, "is refused (no import roots are set)")
-        p = path_from_url(path_or_url).expanduser().resolve()
+        try:
+            p = path_from_url(path_or_url).expanduser().resolve()
+            p.is_dir()  # probes the name: one too long for the file system raises here, not later
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise BadRequest(f"{field} '{path_or_url[:200]}' is not a usable path: {why}") from exc
         if not self.allowed(p):
             raise self._refuse(field, path_or_url, "is not in an allowed import location")
         return p

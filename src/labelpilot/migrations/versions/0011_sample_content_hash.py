@@ -6,7 +6,7 @@ Create Date: 2026-12-02 19:45:00.000000
 
 Import tasks skip a file whose bytes a sample of the dataset already holds: ``content_hash`` is
 the SHA-256 of a sample's bytes, indexed per dataset. Existing samples keep NULL until an import
-into their dataset hashes them (``samples.importing``), so the migration reads no files.
+into their dataset hashes them (``runners.importing``), so the migration reads no files.
 """
 
 from __future__ import annotations
