@@ -11,8 +11,8 @@ could be imported. Sync (type 23) is the same run over the dataset's own data so
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -49,13 +49,20 @@ from labelpilot.samples.import_sources import (
     plan_manifest,
 )
 from labelpilot.samples.policy import ImportPolicy
-from labelpilot.samples.service import content_hash, sample_type_of, store_sample
+from labelpilot.samples.service import (
+    UNCHECKED,
+    check_content,
+    content_hash,
+    sample_type_of,
+    store_sample,
+)
 from labelpilot.samples.types import NewLabel
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 
 SOURCES_FIELD = "data_sources.data_path"  # the field a dataset create's import names
 BATCH_ITEMS = 200
-BATCH_SECONDS = 0.5
+BATCH_BYTES = 64 << 20  # two batches are in memory at once: the one written, the one read ahead
+READERS = 4  # threads reading, decoding and hashing the next batch while one is written
 MAX_LISTED_FAILURES = 1000
 
 
@@ -122,6 +129,41 @@ class Outcome:
             "finished_file_size": self.size,
             "failures": self.failures,
         }
+
+
+@dataclass(frozen=True)
+class Ready:
+    """An item read, labeled, checked and hashed ahead of its batch's database write."""
+
+    item: Item
+    data: bytes
+    labels: list[LabelRecord]
+    digest: str
+    sample_type: int | None
+    size: list[int] | None
+    problems: list[Problem]  # bad lines of its label file: the sample keeps its other labels
+
+
+def _chunks(items: list[Item]) -> list[list[Item]]:
+    """Batches of at most ``BATCH_ITEMS`` items and about ``BATCH_BYTES`` bytes (file sizes from
+    ``stat``; a file that cannot be stat'ed counts as empty and fails when it is read)."""
+    chunks: list[list[Item]] = [[]]
+    held = 0
+    for item in items:
+        size = len(item.text or "") if item.path is None else _size(item)
+        if chunks[-1] and (len(chunks[-1]) >= BATCH_ITEMS or held + size > BATCH_BYTES):
+            chunks.append([])
+            held = 0
+        chunks[-1].append(item)
+        held += size
+    return [c for c in chunks if c]
+
+
+def _size(item: Item) -> int:
+    try:
+        return item.path.stat().st_size if item.path is not None else 0
+    except OSError:
+        return 0
 
 
 def _wanted(item: Item, config: ImportConfig) -> bool:
@@ -277,6 +319,21 @@ class ImportRunner(TaskRunner[ImportConfig]):
         labels, problems = read_yolo_labels(item.yolo, names, size, item.origin)
         return labels, problems
 
+    def _prepare(
+        self, ctx: RunContext, item: Item, policy: ImportPolicy, yolo_names: list[str]
+    ) -> Ready | Problem:
+        """Read, label, check and hash one item (in a reader thread: no database here)."""
+        try:
+            data = self._bytes(ctx, item, policy)
+            labels, problems = self._labels(item, data, yolo_names)
+            stype = SampleType.TEXT if item.text is not None else sample_type_of(item.name)
+            size = None
+            if stype is not None:
+                size = check_content(item.name, stype, data, ctx.settings.max_image_pixels)
+        except (LabelPilotError, OSError, ValueError) as exc:
+            return Problem(item.origin, getattr(exc, "error_msg", None) or str(exc))
+        return Ready(item, data, labels, content_hash(data), stype, size, problems)
+
     @staticmethod
     def _name(item: Item, digest: str, names: set[str]) -> str:
         """The item's name, or one with the hash's head when another file took it."""
@@ -290,7 +347,7 @@ class ImportRunner(TaskRunner[ImportConfig]):
         self,
         ctx: RunContext,
         config: ImportConfig,
-        batch: list[tuple[Item, bytes, list[LabelRecord]]],
+        batch: list[Ready],
         out: Outcome,
         known: set[str],
         names: set[str],
@@ -308,13 +365,12 @@ class ImportRunner(TaskRunner[ImportConfig]):
             done = Outcome()
             seen: set[str] = set()
             taken: set[str] = set()
-            for item, data, labels in batch:
-                digest = content_hash(data)
+            for ready in batch:
+                item, data, labels, digest = ready.item, ready.data, ready.labels, ready.digest
                 if digest in known or digest in seen:
                     done.duplicates += 1
                     continue
                 name = self._name(item, digest, names | taken)
-                stype = SampleType.TEXT if item.text is not None else sample_type_of(name)
                 try:  # store_sample checks everything before it adds a row or a file
                     sample = store_sample(
                         s,
@@ -322,12 +378,14 @@ class ImportRunner(TaskRunner[ImportConfig]):
                         ds,
                         name,
                         data,
-                        sample_type=stype,
+                        sample_type=ready.sample_type,
                         labels=_new_labels(labels),
                         metadata=item.metadata,
                         final_annotation=config.final_annotation,
                         max_pixels=max_pixels,
                         name_is_free=True,  # _name() chose it against every name stored
+                        # checked ahead (_prepare), unless the type is unknown: then it refuses
+                        checked_size=ready.size if ready.sample_type is not None else UNCHECKED,
                     )
                 except LabelPilotError as exc:
                     done.fail(item.origin, exc.error_msg)
@@ -369,25 +427,30 @@ class ImportRunner(TaskRunner[ImportConfig]):
             ctx.set_result(**out.result(), layout=[p.layout for p in plans])
         yolo_names = next((p.yolo_names for p in plans if p.yolo_names), [])
         with ctx.step("import", f"{len(items)} samples"):
-            batch: list[tuple[Item, bytes, list[LabelRecord]]] = []
-            began = time.monotonic()
-            for i, item in enumerate(items, 1):
-                try:
-                    data = self._bytes(ctx, item, policy)
-                    labels, problems = self._labels(item, data, yolo_names)
-                except (LabelPilotError, OSError, ValueError) as exc:
-                    out.fail(item.origin, getattr(exc, "error_msg", None) or str(exc))
-                    continue
-                for problem in problems:
-                    out.fail(problem.where, problem.reason)
-                batch.append((item, data, labels))
-                if len(batch) >= BATCH_ITEMS or time.monotonic() - began >= BATCH_SECONDS:
+            done = 0
+            chunks = _chunks(items)
+
+            def prepare(item: Item) -> Ready | Problem:
+                return self._prepare(ctx, item, policy, yolo_names)
+
+            with ThreadPoolExecutor(READERS, thread_name_prefix="import-read") as pool:
+                ahead = pool.map(prepare, chunks[0]) if chunks else iter(())
+                for k, chunk in enumerate(chunks):
+                    prepared = list(ahead)
+                    if k + 1 < len(chunks):  # read the next batch while this one is written
+                        ahead = pool.map(prepare, chunks[k + 1])
+                    batch = []
+                    for r in prepared:
+                        if isinstance(r, Problem):
+                            out.fail(r.where, r.reason)
+                            continue
+                        for problem in r.problems:
+                            out.fail(problem.where, problem.reason)
+                        batch.append(r)
                     self._store(ctx, config, batch, out, known, names)
-                    batch, began = [], time.monotonic()
+                    done += len(chunk)
                     ctx.set_result(**out.result())
-                    ctx.progress(99.0 * i / max(len(items), 1))
-            if batch:
-                self._store(ctx, config, batch, out, known, names)
+                    ctx.progress(99.0 * done / max(len(items), 1))
         if config.decide_type:
             ctx.db.run(lambda s: decide_type(s, ctx.dataset_id, out.kinds))
         if not out.imported and not out.duplicates:

@@ -58,7 +58,14 @@ def sample_type_of(name: str) -> SampleType | None:
     return None
 
 
-def _checked_content(name: str, stype: int, data: bytes, max_pixels: int) -> list[int] | None:
+class Unchecked:
+    """The default of ``store_sample(checked_size=...)``: the bytes are not checked yet."""
+
+
+UNCHECKED = Unchecked()
+
+
+def check_content(name: str, stype: int, data: bytes, max_pixels: int) -> list[int] | None:
     """Check the bytes against the declared sample type; an image's ``[width, height, depth]``.
 
     Images are decoded completely (a truncated file fails) after their header passed the pixel
@@ -130,11 +137,14 @@ def store_sample(
     final_annotation: bool = True,
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     name_is_free: bool = False,
+    checked_size: list[int] | None | Unchecked = UNCHECKED,
 ) -> Sample:
     """Store one sample's bytes and row (labels make it labeled, or to-be-confirmed).
 
     ``name_is_free``: the caller knows no sample of the dataset has ``name`` (an import that
     listed the names first), so the per-sample lookup, and the flush it would cause, is skipped.
+    ``checked_size``: what :func:`check_content` returned for these bytes, when the caller ran
+    it already (an import decodes ahead in threads); by default they are checked here.
     """
     if len(data) > MAX_SAMPLE_BYTES:
         raise SampleTooLarge(f"sample '{name}' is larger than {MAX_SAMPLE_BYTES} bytes")
@@ -142,7 +152,11 @@ def store_sample(
     if stype is None:
         raise BadRequest(f"sample '{name}': unsupported file type (images or .txt files)")
     meta = dict(metadata or {})
-    size = _checked_content(name, stype, data, max_pixels)
+    size = (
+        check_content(name, stype, data, max_pixels)
+        if isinstance(checked_size, Unchecked)
+        else checked_size
+    )
     if size is not None:
         meta.setdefault(attr.SIZE, size)
     taken = not name_is_free and session.scalar(
