@@ -150,11 +150,15 @@ def test_dataset_create_with_data_sources_answers_at_once_and_imports_in_a_task(
     ds, tid = r.json()["dataset_id"], r.json()["import_task_id"]
     shown = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert shown["total_sample_count"] == 0 and tid in shown["running_tasks_id"]
+    assert shown["status"] == 8  # importing (DATA_MANAGEMENT §5.1)
+    listed = client.get(f"/v2/{project}/datasets", headers=auth).json()["datasets"]
+    assert [d["status"] for d in listed if d["dataset_id"] == ds] == [8]
     run_queued(settings, db)
     assert _status(client, project, ds, auth, tid)["imported_sample_count"] == 5
     shown = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert shown["total_sample_count"] == 5
     assert shown["dataset_type"] == 100  # decided from what was imported: texts
+    assert shown["status"] == 1 and shown["running_tasks_id"] == []
 
 
 def test_sync_imports_new_files_of_the_data_source(
@@ -185,6 +189,7 @@ def test_sync_imports_new_files_of_the_data_source(
     (src / "blue" / "c.png").write_bytes(_png((0, 0, 200)))
     r = client.post(base, json={}, headers=auth)
     assert r.status_code == 200 and r.content == b""
+    assert client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()["status"] == 5
     assert client.post(base, headers=auth).json()["error_code"] == "ModelArts.4355"
     run_queued(settings, db)
     status = client.get(base + "/status", headers=auth).json()

@@ -41,9 +41,12 @@ def test_publish_get_list_delete(client, db, settings, project, auth):
     # a second publish while the first is queued: 400 4343
     again = _publish(client, project, ds, auth)
     assert again.status_code == 400 and again.json()["error_code"] == "ModelArts.4343"
+    dataset = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
+    assert dataset["status"] == 6  # publishing a version
     run_queued(settings, db)
     body = _get(client, project, ds, auth, v1).json()
     assert body["status"] == 1 and body["is_current"] is True, body
+    assert client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()["status"] == 1
     assert body["total_sample_count"] == 14 and body["annotated_sample_count"] == 12
     assert body["train_evaluate_sample_ratio"] == "0.50" and body["label_task_id"] == "t1"
     assert body["clear_hard_property"] is False and body["label_type"] == "single"

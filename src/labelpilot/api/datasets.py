@@ -24,6 +24,7 @@ from labelpilot.api.render.datasets import dataset_out, label_out
 from labelpilot.api.render.tolerant import each
 from labelpilot.api.retry import RetryingRoute
 from labelpilot.datasets import service as datasets
+from labelpilot.datasets.tables import Dataset
 from labelpilot.datasets.types import DataSourceSpec
 from labelpilot.errors import (
     BadRequest,
@@ -128,11 +129,7 @@ def list_datasets(
     )
     c = datasets.counters(session, [d.id for d in rows])
     return s.ListDatasetsResponse(
-        datasets=each(
-            rows,
-            lambda d: dataset_out(svc.storage, d, c[d.id], tasks.active_task_ids(session, d.id)),
-            "dataset",
-        ),
+        datasets=each(rows, lambda d: _out(session, svc, d, c[d.id]), "dataset"),
         total_number=total,
     )
 
@@ -146,7 +143,14 @@ def list_datasets(
 def get_dataset(dataset: DatasetForRead, session: ReadSession, svc: Svc) -> s.DatasetOut:
     """A dataset with its sample counters and labels."""
     c = datasets.counters(session, [dataset.id])[dataset.id]
-    return dataset_out(svc.storage, dataset, c, tasks.active_task_ids(session, dataset.id))
+    return _out(session, svc, dataset, c)
+
+
+def _out(session: ReadSession, svc: Svc, ds: Dataset, counters: dict[str, int]) -> s.DatasetOut:
+    """A dataset as shown: its active tasks, and the status an active data task gives it."""
+    active = tasks.active_tasks(session, ds.id)
+    status = tasks.dataset_status(svc.kinds, ds.status, [t for _, t in active])
+    return dataset_out(svc.storage, ds, counters, [i for i, _ in active], status=status)
 
 
 @router.delete(

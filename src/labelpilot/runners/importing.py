@@ -200,6 +200,7 @@ class ImportRunner(TaskRunner[ImportConfig]):
     Config = ImportConfig
     intelligent: ClassVar[bool] = False
     title: ClassVar[str] = "import"
+    dataset_status: ClassVar[int | None] = 8  # importing
 
     def policy(self) -> ImportPolicy:
         return ImportPolicy.from_settings(self.settings)
@@ -471,6 +472,7 @@ class SyncRunner(ImportRunner):
     running_error: ClassVar[type[TaskAlreadyRunning]] = SyncRunning
     running_message: ClassVar[str] = "A sync task is already running on this dataset."
     title: ClassVar[str] = "sync"
+    dataset_status: ClassVar[int | None] = 5  # syncing
 
 
 def decide_type(session: Session, dataset_id: str, kinds: set[int]) -> None:

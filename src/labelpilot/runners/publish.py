@@ -55,6 +55,7 @@ class PublishRunner(TaskRunner[PublishConfig]):
     running_message: ClassVar[str] = "A version of this dataset is being published."
     Config = PublishConfig
     intelligent: ClassVar[bool] = False
+    dataset_status: ClassVar[int | None] = 6  # publishing a version
     title: ClassVar[str] = "publishing a version"
 
     @override

@@ -104,6 +104,8 @@ class TaskRunner(ABC, Generic[ConfigT]):
     # export, publish, sync) runs on the same engine but has its own routes, so CreateTask
     # refuses its name and ListTasks never shows it.
     intelligent: ClassVar[bool] = True
+    # the dataset ``status`` shown while a task of the kind is active (None: unchanged)
+    dataset_status: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -192,11 +192,28 @@ def task_events(session: Session, task_ids: list[str]) -> list[TaskEvent]:
 
 def active_task_ids(session: Session, dataset_id: str) -> list[str]:
     """The dataset's active tasks (DatasetOut's ``running_tasks_id``)."""
-    return list(
-        session.scalars(
-            select(Task.id).where(Task.dataset_id == dataset_id).where(text(ACTIVE_SQL))
-        ).all()
+    return [task_id for task_id, _ in active_tasks(session, dataset_id)]
+
+
+def active_tasks(session: Session, dataset_id: str) -> list[tuple[str, int]]:
+    """The dataset's active tasks as ``(id, type)``, oldest first."""
+    rows = session.execute(
+        select(Task.id, Task.type)
+        .where(Task.dataset_id == dataset_id)
+        .where(text(ACTIVE_SQL))
+        .order_by(Task.create_time, Task.id)
     )
+    return [(task_id, int(type_)) for task_id, type_ in rows]
+
+
+def dataset_status(kinds: KindRegistry, stored: int, active_types: Sequence[int]) -> int:
+    """A dataset's status as shown: the stored one, or the one its first active data task
+    gives (8 importing, 5 syncing, 6 publishing a version; DATA_MANAGEMENT §5-§7)."""
+    for type_ in active_types:
+        runner = kinds.by_type(type_)
+        if runner is not None and runner.dataset_status is not None:
+            return runner.dataset_status
+    return stored
 
 
 def delete_dataset_tasks(session: Session, dataset: Dataset) -> None:

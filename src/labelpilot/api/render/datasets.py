@@ -44,13 +44,17 @@ def label_out(label: Label) -> s.LabelOut:
 
 
 def dataset_out(
-    storage: Storage, ds: Dataset, counters: dict[str, int], running: list[str]
+    storage: Storage,
+    ds: Dataset,
+    counters: dict[str, int],
+    running: list[str],
+    status: int | None = None,
 ) -> s.DatasetOut:
     return s.DatasetOut(
         dataset_id=ds.id,
         dataset_name=ds.name,
         dataset_type=ds.dataset_type,
-        status=ds.status,
+        status=ds.status if status is None else status,
         description=ds.description,
         data_sources=[
             s.DataSource.model_validate(d)
