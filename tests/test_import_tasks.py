@@ -511,3 +511,24 @@ def test_a_long_annotated_by_is_a_400_naming_the_field(
     r = client.post(url, json={"samples": [long]}, headers=auth)
     assert "annotated_by" in r.text and r.status_code in (200, 400), r.text
     assert r.json().get("success") is not True
+
+
+def test_a_bad_yolo_line_is_listed_and_the_other_boxes_kept(
+    client: TestClient,
+    db: Database,
+    settings: Any,
+    project: str,
+    auth: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "yolo"
+    (src / "obj_train_data").mkdir(parents=True)
+    (src / "obj.names").write_text("car\nperson\n")
+    (src / "obj_train_data" / "a.png").write_bytes(_png((4, 4, 4), (100, 50)))
+    (src / "obj_train_data" / "a.txt").write_text("1 0.5 0.5 0.2 0.4\n7 0.5 0.5 0.1 0.1\n")
+    ds = make_typed(client, project, auth, "yolo", 1)
+    status = _done(client, db, settings, project, ds, auth, import_path=str(src))
+    assert status["imported_sample_count"] == 1, status
+    assert [f["file"].split(":")[0] for f in status["failures"]] == ["obj_train_data/a.png"]
+    ((_, labels, _),) = _canonical(db, ds)
+    assert labels == (("person", 1, None, (40.0, 15.0, 60.0, 35.0)),)
