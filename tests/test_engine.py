@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import threading
 import time
@@ -283,3 +285,25 @@ def test_stop_is_recorded_at_once_and_the_worker_waits_for_the_computation(
     runner.join(30)
     assert not runner.is_alive()
     assert COMPUTED[task_id] > stopped
+
+
+@pytest.mark.parametrize("fail", ["crash", "asset"])
+def test_a_failed_task_says_why_and_a_crash_carries_an_incident_id(
+    fail, client, db, project, dataset, auth, settings, caplog
+):
+    body = {"task_type": "test-sleep", "config": {"parameters": [{"label": "fail", "value": fail}]}}
+    task_id = _create(client, project, dataset, auth, body)
+    with caplog.at_level("ERROR", logger="labelpilot.engine.worker"):
+        Worker(settings, db=db).run_once()
+    task = _task(client, project, dataset, task_id, auth)
+    assert task["status"] == 2
+    if fail == "asset":  # a known reason: its code, and the message naming the package
+        assert task["error_code"] == "ModelArts.4931"
+        assert "some-weights" in task["error_msg"]
+        return
+    assert task["error_code"] == "ModelArts.4999"
+    incident = re.search(r"incident ([0-9a-f]{12})", task["error_msg"]).group(1)
+    assert task.get("error_detail") == f"incident {incident}"
+    assert "secret" not in json.dumps(task) and "Traceback" not in json.dumps(task)
+    (record,) = [r for r in caplog.records if incident in r.getMessage()]
+    assert "Traceback" in record.getMessage() and "secret internal detail" in record.getMessage()

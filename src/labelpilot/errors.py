@@ -471,6 +471,12 @@ class DataTaskFailed(TaskError):
     error_code = "ModelArts.4710"
 
 
+class AssetMissing(TaskError, FileNotFoundError):
+    """Task: a packaged model asset is not installed (the message names the package)."""
+
+    error_code = "ModelArts.4931"
+
+
 class NoValidFile(TaskError):
     """Task: an import found no file it could import (each file's reason is in its summary)."""
 

@@ -11,7 +11,7 @@ from typing_extensions import override
 
 from labelpilot.datasets.tables import Dataset
 from labelpilot.engine.context import RunContext
-from labelpilot.errors import AutoDeployRunning, BadRequest, TaskAlreadyRunning
+from labelpilot.errors import AssetMissing, AutoDeployRunning, BadRequest, TaskAlreadyRunning
 from labelpilot.tasks.kinds import TaskConfig, TaskResult, TaskRunner
 
 SLEEP_KIND = "test-sleep"
@@ -33,6 +33,11 @@ class SleepConfig(TaskConfig):
     def compute(self) -> float:
         """Seconds of one computation without stop checks (``ctx.interruptible``) first."""
         return float(self._params().get("compute", 0))
+
+    @property
+    def fail(self) -> str:
+        """``crash``: an unexpected exception; ``asset``: a missing packaged asset."""
+        return self._params().get("fail", "")
 
     def _params(self) -> dict[str, str]:
         return {str(p.get("label")): str(p.get("value")) for p in self.parameters}
@@ -65,6 +70,10 @@ class SleepRunner(TaskRunner[SleepConfig]):
     @override
     def run(self, ctx: RunContext, config: SleepConfig) -> TaskResult:
         batches, seconds = config.batches, config.seconds
+        if config.fail == "crash":
+            raise RuntimeError("secret internal detail at /srv/private/path")
+        if config.fail == "asset":
+            raise AssetMissing("weights.bin not found: install the PyPI package 'some-weights'")
         if config.compute:
             with ctx.step("compute", f"{config.compute}s without stop checks"):
                 ctx.interruptible(lambda: _compute(ctx.task_id, config.compute))

