@@ -385,3 +385,89 @@ def _drive(p: Any, tmp_path: Path) -> None:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def test_client_conventions_through_the_proxy(modelarts: Any, tmp_path: Path) -> None:
+    """What the library sends differently from the docs (DATA_MANAGEMENT.md §9): ``labels`` in
+    update_dataset, ``delete_policy``, ``import_type`` as an integer, ``marker`` paging."""
+    p = modelarts
+    ds = p.create_dataset(
+        dataset_name="otc-conventions",
+        dataset_type=0,
+        labels=[{"name": "a", "type": 0}, {"name": "b", "type": 0}, {"name": "c", "type": 0}],
+    )
+    samples = [
+        {"name": f"{name}.png", "data": _b64(_png(color)), "labels": [{"name": name, "type": 0}]}
+        for name, color in (("a", (1, 0, 0)), ("b", (0, 1, 0)), ("c", (0, 0, 1)))
+    ]
+    assert _fixed.add_samples(p, ds.id, samples).success is True
+
+    # update_dataset sends the Dataset's ``labels`` (not add/update/delete lists): the full list
+    p.update_dataset(ds.id, labels=[{"name": "a", "type": 0}, {"name": "z", "type": 0}])
+    got = p.get_dataset(ds.id)
+    assert sorted(lb.name for lb in got.labels) == ["a", "z"]
+    assert (got.total_sample_count, got.annotated_sample_count) == (3, 1)
+
+    # delete_policy 1: the samples left without a label go too
+    p.update_dataset(ds.id, labels=[{"name": "a", "type": 0}])
+    assert _fixed.delete_labels(p, ds.id, [{"name": "a"}], policy=1).success is True
+    got = p.get_dataset(ds.id)
+    assert (got.total_sample_count, got.annotated_sample_count, got.labels) == (2, 0, [])
+
+    # import_type as an integer (1: manifest), and two imports to page through
+    folder = tmp_path / "m"
+    (folder / "img").mkdir(parents=True)
+    lines = []
+    for i, name in enumerate(("x", "y", "x")):
+        (folder / "img" / f"{i}.png").write_bytes(_png((i * 70, 30, 30)))
+        annotation = [{"type": "image_classification", "name": name, "annotated-by": "human"}]
+        lines.append(json.dumps({"source": f"img/{i}.png", "annotation": annotation}))
+    (folder / "data.manifest").write_text("\n".join(lines) + "\n")
+    first = p.create_dataset_import_task(
+        ds.id, import_path=str(folder / "data.manifest"), import_type=1
+    )
+    done = _wait(
+        "manifest import",
+        lambda: p.get_dataset_import_task(ds.id, first.task_id),
+        lambda t: t.status in ("COMPLETED", "FAILED"),
+    )
+    assert done.status == "COMPLETED", (done.error_code, done.error_msg)
+    assert (done.import_type, done.imported_sample_count) == (1, 3)
+    again = p.create_dataset_import_task(ds.id, import_path=str(folder / "data.manifest"))
+    _wait(
+        "second import",
+        lambda: p.get_dataset_import_task(ds.id, again.task_id),
+        lambda t: t.status == "COMPLETED",
+    )
+    got = p.get_dataset(ds.id)
+    assert got.total_sample_count == 5  # the second import added no duplicates
+    assert {x["name"]: x["sample_count"] for x in _fixed.stats(p, ds.id).label_stats} == {
+        "x": 2,
+        "y": 1,
+    }
+    # ``limit`` makes openstacksdk re-send the query with ``marker=<last id>`` until a page is
+    # short; a server ignoring ``marker`` would repeat the first page forever
+    paged = [t.task_id for t in p.dataset_import_tasks(ds.id, limit=1)]
+    assert paged == [again.task_id, first.task_id]
+
+    exports = []
+    for export_type in (0, 3):
+        task = p.create_dataset_export_task(ds.id, export_type=export_type)
+        _wait(
+            "export",
+            lambda t=task: p.get_dataset_export_task(ds.id, t.task_id)._body["status"],
+            lambda s: s in ("SUCCESSED", "FAILED"),
+        )
+        exports.append(task.task_id)
+    paged = [t.task_id for t in p.dataset_export_tasks(ds.id, limit=1)]
+    assert paged == exports[::-1]
+    counts = [p.get_dataset_export_task(ds.id, t).total_sample_count for t in exports]
+    assert counts == [3, 5]  # export_type 0: labeled samples only; 3: all
+
+    # datasets: the library's own list pages with ``offset`` + 1 (a page index, as LabelPilot
+    # reads it) and ``marker`` while fewer than ``total_number`` came back
+    for i in range(11):
+        p.create_dataset(dataset_name=f"page-{i:02d}", dataset_type=0)
+    listed = [d.dataset_name for d in p.datasets()]
+    assert sorted(listed) == sorted(["otc-conventions", *(f"page-{i:02d}" for i in range(11))])
+    assert [d.dataset_name for d in p.datasets(limit=5)] == listed[:5]  # one page, as asked
