@@ -267,7 +267,7 @@ def _drive(p: Any, tmp_path: Path) -> None:
     assert (got.total_sample_count, got.annotated_sample_count) == (6, 4)
 
     # delete samples through the proxy (it passes dataset_id itself)
-    p.delete_dataset_samples(ds.id, samples=[by_name["bird1.png"].sample_id])
+    p.delete_dataset_samples(ds.id, samples=[by_name["bird1.png"].sample_id], delete_source=True)
     assert sorted(s.sample_name for s in _fixed.samples(p, ds.id)) == [
         "bird0.png",
         "cat0.png",
@@ -296,12 +296,15 @@ def _drive(p: Any, tmp_path: Path) -> None:
     assert (version.total_sample_count, version.annotated_sample_count) == (5, 4)
     assert version.manifest_path
     assert {s.name: s.sample_count for s in version.label_stats} == {"cat": 2, "dog": 2}
-    second = _fixed.create_version(p, ds.id, version_name="V002")
-    _wait(
+    # a ratio as the CLI sends it (a string): a stratified train/evaluate split
+    second = _fixed.create_version(p, ds.id, version_name="V002", train_evaluate_sample_ratio="0.5")
+    split = _wait(
         "second publish",
         lambda: _fixed.version(p, ds.id, second.version_id),
         lambda v: v.status == 1,
     )
+    assert float(split.train_evaluate_sample_ratio) == 0.5
+    assert split.is_current is True
     assert [v.version_name for v in _fixed.versions(p, ds.id)] == ["V002", "V001"]
     _fixed.delete_version(p, ds.id, vid)
     assert [v.version_id for v in _fixed.versions(p, ds.id)] == [second.version_id]
@@ -346,7 +349,19 @@ def _drive(p: Any, tmp_path: Path) -> None:
     assert finished.total_sample_count == 14 and finished.finished_sample_count == 14
     assert finished.progress == 100.0
     assert finished.path == "/bucket/otc-out/"
-    assert [t.task_id for t in p.dataset_export_tasks(ds.id)] == [export.task_id]
+    assert finished.status == 0  # the library's int typing of "SUCCESSED" (§9)
+    # export_format 1: class folders
+    folders = p.create_dataset_export_task(ds.id, export_format=1)
+    _wait(
+        "class-folder export",
+        lambda: p.get_dataset_export_task(ds.id, folders.task_id)._body["status"],
+        lambda s: s in ("SUCCESSED", "FAILED"),
+    )
+    folders = p.get_dataset_export_task(ds.id, folders.task_id)
+    assert folders.annotation_format == "CLASS_FOLDERS"
+    assert folders.export_format == 1 and folders.finished_sample_count == 14
+    exported = [t.task_id for t in p.dataset_export_tasks(ds.id)]
+    assert exported == [folders.task_id, export.task_id]
 
     # -- sync: a dataset made from a folder picks up files added later ------------------------
     source = tmp_path / "farm"
