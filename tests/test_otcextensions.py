@@ -35,6 +35,7 @@ openstack_exceptions = pytest.importorskip("openstack.exceptions")
 otc_sdk = pytest.importorskip("otcextensions.sdk")
 ks_session = pytest.importorskip("keystoneauth1.session")
 ks_token = pytest.importorskip("keystoneauth1.token_endpoint")
+requests = pytest.importorskip("requests")  # keystoneauth's transport
 
 from otcextensions.sdk.modelartsv2.v2 import dataset_label as _label  # noqa: E402
 from otcextensions.sdk.modelartsv2.v2 import dataset_sample as _sample  # noqa: E402
@@ -154,8 +155,11 @@ def modelarts(server: ApiProcess, cred: NewCredential) -> Iterator[Any]:
     endpoint = f"{server.url}/v2/{cred.project_id}"
     host = urlsplit(endpoint).hostname
     assert host is not None and ipaddress.ip_address(host).is_loopback, endpoint
-    # token_endpoint: a fixed endpoint and an X-Auth-Token, no Keystone (no catalog lookup)
-    session = ks_session.Session(auth=ks_token.Token(endpoint, cred.token))
+    # token_endpoint: a fixed endpoint and an X-Auth-Token, no Keystone (no catalog lookup);
+    # trust_env off: no HTTP(S)_PROXY from the environment reroutes the loopback traffic
+    http = requests.Session()
+    http.trust_env = False
+    session = ks_session.Session(auth=ks_token.Token(endpoint, cred.token), session=http)
     conn = openstack_connection.Connection(session=session, modelartsv2_endpoint_override=endpoint)
     otc_sdk.register_otc_extensions(conn)
     proxy = conn.modelartsv2
@@ -486,3 +490,11 @@ def test_client_conventions_through_the_proxy(modelarts: Any, tmp_path: Path) ->
     listed = [d.dataset_name for d in p.datasets()]
     assert sorted(listed) == sorted(["otc-conventions", *(f"page-{i:02d}" for i in range(11))])
     assert [d.dataset_name for d in p.datasets(limit=5)] == listed[:5]  # one page, as asked
+
+    # errors reach the library's exceptions with the ModelArts code and message
+    with pytest.raises(openstack_exceptions.BadRequestException) as taken:
+        p.create_dataset(dataset_name="otc-conventions", dataset_type=0)
+    assert "ModelArts.4351" in str(taken.value.details)
+    with pytest.raises(openstack_exceptions.NotFoundException) as missing:
+        p.get_dataset_import_task(ds.id, "no-such-task")
+    assert "ModelArts.4612" in str(missing.value.details)
