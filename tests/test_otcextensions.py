@@ -147,6 +147,10 @@ def server(
         if worker is not None:
             stop_process(worker)
         api.stop()
+        # captured: pytest shows it only when the test failed
+        for log in sorted((tmp_path / "logs").glob("api-*.log")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")  # noqa: T201
+        print(f"--- worker\n{worker_log(settings)}")  # noqa: T201
 
 
 @pytest.fixture
@@ -170,15 +174,8 @@ def modelarts(server: ApiProcess, cred: NewCredential) -> Iterator[Any]:
         conn.close()
 
 
-def test_data_management_through_the_otcextensions_proxy(
-    modelarts: Any, settings: Settings, tmp_path: Path
-) -> None:
-    p = modelarts
-    try:
-        _drive(p, tmp_path)
-    except BaseException:
-        print(worker_log(settings))  # noqa: T201
-        raise
+def test_data_management_through_the_otcextensions_proxy(modelarts: Any, tmp_path: Path) -> None:
+    _drive(modelarts, tmp_path)
 
 
 def _drive(p: Any, tmp_path: Path) -> None:
