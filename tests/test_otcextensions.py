@@ -22,25 +22,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import openstack.connection as openstack_connection
+import openstack.exceptions as openstack_exceptions
 import pytest
+import requests
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint as ks_token
+from otcextensions import sdk as otc_sdk
+from otcextensions.sdk.modelartsv2.v2 import dataset_label as _label
+from otcextensions.sdk.modelartsv2.v2 import dataset_sample as _sample
+from otcextensions.sdk.modelartsv2.v2 import dataset_statistics as _stats
+from otcextensions.sdk.modelartsv2.v2 import dataset_version as _version
 from PIL import Image
 
 from labelpilot.auth.service import NewCredential
 from labelpilot.config import Settings
 from tests.support.api_process import ApiProcess
 from tests.support.procs import start_worker, stop_process, worker_log
-
-openstack_connection = pytest.importorskip("openstack.connection")
-openstack_exceptions = pytest.importorskip("openstack.exceptions")
-otc_sdk = pytest.importorskip("otcextensions.sdk")
-ks_session = pytest.importorskip("keystoneauth1.session")
-ks_token = pytest.importorskip("keystoneauth1.token_endpoint")
-requests = pytest.importorskip("requests")  # keystoneauth's transport
-
-from otcextensions.sdk.modelartsv2.v2 import dataset_label as _label  # noqa: E402
-from otcextensions.sdk.modelartsv2.v2 import dataset_sample as _sample  # noqa: E402
-from otcextensions.sdk.modelartsv2.v2 import dataset_statistics as _stats  # noqa: E402
-from otcextensions.sdk.modelartsv2.v2 import dataset_version as _version  # noqa: E402
 
 # openstacksdk 4.22 warns about its own deprecated internals on every Resource it builds and
 # every request (``_compute_attributes``, the ``service_type`` parameter): third-party warnings
