@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -78,3 +79,12 @@ def test_import_roots_limit_where_data_path_may_point(tmp_path, database_url, pr
             for d in c.get(f"/v2/{project}/datasets", headers=h).json()["datasets"]
         ]
         assert names == ["a"]
+
+
+def test_worker_processes_get_the_import_roots(tmp_path, monkeypatch):
+    # an import task runs in a worker process: it must see the roots the API checked against
+    settings = Settings(data_dir=tmp_path / "data", import_roots=[tmp_path / "a", tmp_path / "b"])
+    env = settings.child_env()
+    assert json.loads(env["LABELPILOT_IMPORT_ROOTS"]) == [str(tmp_path / "a"), str(tmp_path / "b")]
+    monkeypatch.setenv("LABELPILOT_IMPORT_ROOTS", env["LABELPILOT_IMPORT_ROOTS"])
+    assert Settings().import_roots == [tmp_path / "a", tmp_path / "b"]  # as the child reads it

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
             LABELPILOT_MAX_IMAGE_PIXELS=str(self.max_image_pixels),
             LABELPILOT_MAX_UNREADABLE_FRACTION=str(self.max_unreadable_fraction),
         )
+        if self.import_roots is not None:  # a worker reads the files an import task names
+            env["LABELPILOT_IMPORT_ROOTS"] = json.dumps([str(r) for r in self.import_roots])
         for name in ("s3_endpoint_url", "s3_access_key", "s3_secret_key", "s3_region"):
             value = getattr(self, name)
             if value is not None:

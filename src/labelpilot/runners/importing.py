@@ -356,11 +356,11 @@ class ImportRunner(TaskRunner[ImportConfig]):
         """Store one batch in one transaction; an item that fails is rolled back alone."""
         max_pixels = ctx.settings.max_image_pixels
 
-        def write(s: Session) -> Outcome:
+        def write(s: Session) -> tuple[Outcome, set[str], set[str]]:
             with s.no_autoflush:  # one flush for the batch: the rows go in as one executemany
                 return write_batch(s)
 
-        def write_batch(s: Session) -> Outcome:
+        def write_batch(s: Session) -> tuple[Outcome, set[str], set[str]]:
             ds = s.get(Dataset, ctx.dataset_id)
             assert ds is not None
             done = Outcome()
@@ -398,11 +398,13 @@ class ImportRunner(TaskRunner[ImportConfig]):
                 done.annotated += bool(labels)
                 done.size += len(data)
                 done.kinds.add(sample.sample_type)
-            known.update(seen)
-            names.update(taken)
-            return done
+            return done, seen, taken
 
-        done = ctx.db.run(write)
+        # db.run may run ``write`` again after a transient failure: what it saw counts only
+        # once the batch committed
+        done, seen, taken = ctx.db.run(write)
+        known.update(seen)
+        names.update(taken)
         out.imported += done.imported
         out.annotated += done.annotated
         out.duplicates += done.duplicates
