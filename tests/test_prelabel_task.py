@@ -118,6 +118,17 @@ def test_classification_prelabels_to_be_confirmed(client, db, settings, project,
     info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert info["unconfirmed_sample_count"] == 50 and info["annotated_sample_count"] == 10
 
+    # a second run without collect_key_sample replaces the predictions: the first run's hard
+    # flags, coefficients and reasons must not stay on the samples (#14 point 5)
+    assert _prelabel(client, project, ds, auth, model_id).status_code == 200
+    run_queued(settings, db)
+    again = list_all(client, project, ds, auth, "auto-annotations/samples")
+    assert len(again) == 50
+    for sample in again:
+        assert not [k for k in sample["metadata"] if k.startswith("@modelarts:hard")], sample
+        (label,) = sample["labels"]
+        assert not [k for k in label["property"] if k.startswith("@modelarts:hard")], label
+
 
 def test_instance_count_two_gives_the_same_labels(client, db, settings, project, auth):
     model, config = mnist_pixel_classifier()

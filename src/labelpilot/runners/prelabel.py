@@ -401,6 +401,8 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                 meta.update(attributes.image_size_metadata(size[0], size[1]))
             if hard is not None:
                 meta.update(attributes.hard_metadata(*hard_row))
+            elif labels:  # new predictions without hard-example checks: no stale flags
+                meta = attributes.without_hard(meta)
             if not labels:
                 empty += 1
                 if sample.state == STATE_AUTO:

@@ -55,6 +55,12 @@ def hard_metadata(hard: bool, coefficient: float, reasons: Sequence[int]) -> dic
     }
 
 
+def without_hard(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` without its hard-example entries: a new prediction that collected none must not
+    keep an earlier run's flags, coefficient and reasons (issue #14 point 5)."""
+    return {k: v for k, v in meta.items() if k not in (HARD, HARD_COEFFICIENT, HARD_REASONS)}
+
+
 def hard_label_property(hard: bool, coefficient: float, reasons: Sequence[int]) -> dict[str, str]:
     """Label-level ``SampleLabelProperty`` hard-example entries (strings; reasons joined by -)."""
     return {
