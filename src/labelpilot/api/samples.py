@@ -50,6 +50,8 @@ SAMPLES = "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples"
 AUTO = "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples"
 
 Order = Literal["asc", "desc"]
+# LabelPilot extension of the sample lists: hard examples first (issue #14 point 4)
+SortBy = Literal["sample_time", "hard_coefficient"]
 
 
 def _score(value: str | None, field: str) -> float | None:
@@ -78,6 +80,7 @@ def _list(
     high_score: str | None,
     search_conditions: str | None,
     order: str,
+    sort_by: str = "sample_time",
 ) -> s.ListSamplesResponse:
     where = SampleFilter(
         only_state=only_state,
@@ -89,7 +92,7 @@ def _list(
         conditions=translate.search_conditions(search_conditions),
     )
     total, rows = query.list_samples(
-        session, ds, where=where, offset=offset, limit=limit, order=order
+        session, ds, where=where, offset=offset, limit=limit, order=order, sort_by=sort_by
     )
     return s.ListSamplesResponse(sample_count=total, samples=each(rows, sample_out, "sample"))
 
@@ -112,8 +115,10 @@ def list_samples(
     high_score: str | None = None,
     search_conditions: str | None = None,
     order: Order = "desc",
+    sort_by: SortBy = "sample_time",
 ) -> s.ListSamplesResponse:
-    """Samples filtered by state, label, score range and search conditions (AND-combined)."""
+    """Samples filtered by state, label, score range and search conditions (AND-combined);
+    ``sort_by=hard_coefficient`` (an extension) lists hard examples first."""
     return _list(
         session,
         dataset,
@@ -126,6 +131,7 @@ def list_samples(
         high_score=high_score,
         search_conditions=search_conditions,
         order=order,
+        sort_by=sort_by,
     )
 
 
@@ -242,8 +248,10 @@ def list_auto_annotations(
     high_score: str | None = None,
     search_conditions: str | None = None,
     order: Order = "desc",
+    sort_by: SortBy = "sample_time",
 ) -> s.ListSamplesResponse:
-    """Samples waiting for confirmation, with their predicted labels and scores."""
+    """Samples waiting for confirmation, with their predicted labels and scores;
+    ``sort_by=hard_coefficient`` (an extension) lists hard examples first."""
     return _list(
         session,
         dataset,
@@ -256,6 +264,7 @@ def list_auto_annotations(
         high_score=high_score,
         search_conditions=search_conditions,
         order=order,
+        sort_by=sort_by,
     )
 
 

@@ -154,16 +154,25 @@ def list_samples(
     offset: int = 0,
     limit: int = 10,
     order: str = "desc",
+    sort_by: str = "sample_time",
 ) -> tuple[int, list[Sample]]:
-    """Filtered, paged samples (``offset`` is a page index, as for tasks)."""
+    """Filtered, paged samples (``offset`` is a page index, as for tasks).
+
+    ``sort_by`` ``hard_coefficient`` orders by the samples' hard-example coefficient (highest
+    first with ``order`` desc; samples without one last either way), then by time.
+    """
     conditions = sample_conditions(where)
     if conditions is None:
         return 0, []
     q = select(Sample).where(Sample.dataset_id == ds.id, *conditions)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    key = (Sample.sample_time.asc(), Sample.id.asc())
+    key: tuple[Any, ...] = (Sample.sample_time.asc(), Sample.id.asc())
     if order == "desc":
         key = (Sample.sample_time.desc(), Sample.id.desc())
+    if sort_by == "hard_coefficient":
+        coefficient = Sample.meta[attr.HARD_COEFFICIENT].as_float()
+        first = coefficient.desc() if order == "desc" else coefficient.asc()
+        key = (first.nulls_last(), *key)
     rows = session.scalars(q.order_by(*key).offset(offset * limit).limit(limit)).all()
     return total, list(rows)
 

@@ -17,13 +17,13 @@ async function rowsOf(datasetId, conditions, from, to, size) {
   const lastPage = Math.floor((to - 1) / size);
   const pages = [];
   for (let p = firstPage; p <= lastPage; p += 1) {
-    pages.push(Api.listAutoSamples(datasetId, { search_conditions: conditions, limit: size, offset: p }));
+    pages.push(Api.listAutoSamples(datasetId, { search_conditions: conditions, limit: size, offset: p, sort_by: 'hard_coefficient' }));
   }
   const rows = (await Promise.all(pages)).flatMap((d) => d.samples);
   return rows.slice(from - firstPage * size, to - firstPage * size);
 }
 
-/** One page of the to-be-confirmed list, hard examples first. */
+/** One page of the to-be-confirmed list: hard examples first, each part by hard coefficient (server-side). */
 async function fetchPage(datasetId, page, size) {
   const [hard, all] = await Promise.all([
     Api.listAutoSamples(datasetId, { search_conditions: HARD, limit: 1 }),
