@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from labelpilot.app import create_app
 from labelpilot.auth.service import create_credential
 from labelpilot.config import Settings
+from labelpilot.engine.worker import Worker
 from labelpilot.storage import open_storage
 from labelpilot.storage.local import LocalStorage
 from tests.support.factories import make_dataset
@@ -138,3 +139,41 @@ def test_workers_get_the_s3_settings(settings: Settings, s3_endpoint: str) -> No
     assert env["LABELPILOT_STORAGE_ROOT"] == "s3://child/labelpilot"
     assert env["LABELPILOT_S3_ENDPOINT_URL"] == s3_endpoint
     assert env["LABELPILOT_S3_SECRET_KEY"] == "test-secret"
+
+
+def test_an_unreachable_store_is_named_by_the_task_and_the_api(settings: Settings) -> None:
+    """#15 point 3: a task whose storage stops answering fails with 4932 naming the store (not
+    an incident), and the API answers 503 with the same code."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    st = _s3_settings(settings, f"http://127.0.0.1:{port}", "gone")
+    app = create_app(st, run_reaper=False)
+    db = app.state.services.db
+    project = "s3down"
+    with db.transaction() as s:
+        auth = {"X-Auth-Token": create_credential(s, project).token}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        X, _ = mnist_subset(4, classes=(0, 1))
+        ds = make_dataset(client, project, auth, name="soon-gone")
+        post_samples(client, project, ds, auth, sample_items(X))
+        first = list_all(client, project, ds, auth)[0]
+        r = client.post(
+            f"/v2/{project}/datasets/{ds}/tasks",
+            json={"task_type": "auto-grouping", "config": {"n_clusters": 2}},
+            headers=auth,
+        )
+        task_id = r.json()["task_id"]
+        worker = Worker(st, db=db)  # started while the store answered
+        server.stop()  # the store goes away
+        while worker.run_once():
+            pass
+        task = get_task(client, project, ds, task_id, auth)
+        assert task["status"] == 2 and task["error_code"] == "ModelArts.4932", task
+        assert f"127.0.0.1:{port}" not in task["error_msg"]  # the store's URL, not its host
+        assert "s3://gone/labelpilot" in task["error_msg"] and "unreachable" in task["error_msg"]
+        base = f"/v2/{project}/datasets/{ds}/data-annotations/samples/{first['sample_id']}"
+        content = client.get(f"{base}/content", headers=auth)
+        assert content.status_code == 503 and content.json()["error_code"] == "ModelArts.4932"

@@ -382,6 +382,13 @@ class NotAvailable(LabelPilotError):
     error_code = "ModelArts.4383"
 
 
+class StorageUnavailable(LabelPilotError):
+    """The object storage does not answer (connection refused, timed out): retry later."""
+
+    status_code = 503
+    error_code = "ModelArts.4932"
+
+
 class TaskAlreadyRunning(LabelPilotError):
     """A task of the same kind is already active on the dataset (501, as ModelArts answers)."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from labelpilot.engine.context import RunContext
-from labelpilot.errors import LabelPilotError
+from labelpilot.errors import LabelPilotError, StorageUnavailable
 from labelpilot.features.store import FeatureStore
 from labelpilot.mlmodels.imaging import check_image
 
@@ -92,6 +92,8 @@ def image_features(
             try:
                 data = read_sample(ctx, sources[sid])
                 check_image(data, max_pixels)
+            except StorageUnavailable:
+                raise  # not this sample's fault: the task fails saying so
             except SAMPLE_ERRORS as exc:
                 skipped[sid] = unreadable_reason(exc)
                 continue

@@ -28,6 +28,7 @@ from labelpilot.errors import (
     BadRequest,
     NoLabeledSamples,
     NoTargetSamples,
+    StorageUnavailable,
     TaskCode,
     TooFewLabels,
 )
@@ -324,6 +325,8 @@ class AutoLabelRunner(TaskRunner[AutoLabelConfig]):
         for i in items:
             try:
                 data = read_sample(ctx, i.source)
+            except StorageUnavailable:
+                raise  # not this sample's fault: the task fails saying so
             except SAMPLE_ERRORS as exc:
                 skipped[i.sample_id] = unreadable_reason(exc)
                 continue

@@ -32,6 +32,7 @@ from labelpilot.errors import (
     LabelPilotError,
     NotAvailable,
     NoValidFile,
+    StorageUnavailable,
     SyncRunning,
     TaskAlreadyRunning,
     TaskCode,
@@ -331,6 +332,8 @@ class ImportRunner(TaskRunner[ImportConfig]):
             size = None
             if stype is not None:
                 size = check_content(item.name, stype, data, ctx.settings.max_image_pixels)
+        except StorageUnavailable:
+            raise  # not this file's fault: the task fails saying so
         except (LabelPilotError, OSError, ValueError) as exc:
             return Problem(item.origin, getattr(exc, "error_msg", None) or str(exc))
         return Ready(item, data, labels, content_hash(data), stype, size, problems)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from labelpilot.engine.context import RunContext
+from labelpilot.errors import StorageUnavailable
 from labelpilot.features.images import SAMPLE_ERRORS, read_sample, unreadable_reason
 from labelpilot.mlmodels.imaging import check_image
 from labelpilot.mlmodels.predictor import InvalidModel as ModelUnusable
@@ -27,6 +28,8 @@ class SampleReader:
             if not self.text:
                 check_image(data, self.ctx.settings.max_image_pixels)
             return data
+        except StorageUnavailable:
+            raise  # not this sample's fault: the task fails saying so
         except SAMPLE_ERRORS as exc:
             self.skipped[sample_id] = unreadable_reason(exc)
             return None

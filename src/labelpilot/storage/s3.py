@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import urlparse
+
+from labelpilot.errors import StorageUnavailable
+
+T = TypeVar("T")
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -13,6 +18,30 @@ def split_s3_url(url: str) -> tuple[str, str]:
     if parsed.scheme != "s3" or not parsed.netloc:
         raise ValueError(f"not an s3:// URL: {url!r}")
     return parsed.netloc, parsed.path.strip("/")
+
+
+def unreachable(root_url: str, exc: Exception) -> StorageUnavailable:
+    """The error for a store that does not answer (after boto3's own retries)."""
+    return StorageUnavailable(
+        f"object storage {root_url} is unreachable ({type(exc).__name__}); check "
+        "LABELPILOT_S3_ENDPOINT_URL and that the store is up"
+    )
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn botocore's connection failures into ``StorageUnavailable``."""
+
+    @functools.wraps(method)
+    def call(self: S3Storage, *args: Any, **kwargs: Any) -> T:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import HTTPClientError
+
+        try:
+            return method(self, *args, **kwargs)
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise unreachable(self.root_url, exc) from exc
+
+    return call
 
 
 class S3Storage:
@@ -46,6 +75,7 @@ class S3Storage:
         )
         self._ensure_bucket()
 
+    @_guarded
     def _ensure_bucket(self) -> None:
         from botocore.exceptions import ClientError
 
@@ -64,10 +94,12 @@ class S3Storage:
             raise ValueError(f"storage key escapes the root: {key!r}")
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @_guarded
     def put(self, key: str, data: bytes) -> str:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.url(key)
 
+    @_guarded
     def get(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
 
@@ -80,6 +112,7 @@ class S3Storage:
         data: bytes = obj["Body"].read()
         return data
 
+    @_guarded
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -91,9 +124,11 @@ class S3Storage:
             raise
         return True
 
+    @_guarded
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    @_guarded
     def delete_prefix(self, prefix: str) -> None:
         keys = list(self.list(prefix))
         for start in range(0, len(keys), 1000):
@@ -103,10 +138,16 @@ class S3Storage:
     def list(self, prefix: str = "") -> Iterator[str]:
         full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import HTTPClientError
+
         paginator = self.client.get_paginator("list_objects_v2")
         keys: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise unreachable(self.root_url, exc) from exc
         yield from sorted(keys)
 
     def url(self, key: str) -> str:
