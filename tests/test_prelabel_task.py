@@ -391,3 +391,19 @@ def test_stop_mid_run_writes_nothing(client, settings, project, auth):
             stop_process(worker)
     info = client.get(f"/v2/{project}/datasets/{ds}", headers=auth).json()
     assert info["unconfirmed_sample_count"] == 0
+
+
+def test_a_model_whose_file_is_gone_fails_saying_so(client, db, settings, project, auth, app):
+    # #15 point 3: a known reason gets its code and an actionable message, not an incident
+    from labelpilot.mlmodels.service import model_key
+
+    model, config = mnist_pixel_classifier()
+    model_id = _register(client, project, auth, model, config, "vanishing")
+    ds, _ = _digits(client, project, auth, name="gone-model", n=6)
+    app.state.services.storage.delete(model_key(model_id))
+    r = _prelabel(client, project, ds, auth, model_id)
+    assert r.status_code == 200, r.text
+    run_queued(settings, db)
+    task = get_task(client, project, ds, r.json()["task_id"], auth)
+    assert task["status"] == 2 and task["error_code"] == "ModelArts.4934", task
+    assert "vanishing" in task["error_msg"] and "register the model again" in task["error_msg"]

@@ -227,6 +227,13 @@ class PreLabelRunner(TaskRunner[PreLabelConfig]):
                 )
             except ModelUnusable as exc:
                 raise TaskFailed(InvalidModel(f"invalid model: {exc}")) from exc
+            except FileNotFoundError as exc:  # the registry row outlived its file
+                raise TaskFailed(
+                    InvalidModel(
+                        f"model {model.model_name} {model.model_version}: its file is missing "
+                        "from storage; register the model again"
+                    )
+                ) from exc
             ctx.progress(5.0)
         hard = None
         try:
