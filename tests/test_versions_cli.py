@@ -7,6 +7,7 @@ import json
 import threading
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -19,6 +20,17 @@ from tests.support.live import live_server
 runner = CliRunner()
 
 
+def _env(url: str, project: str, cred: Any) -> dict[str, str]:
+    """What the CLI reads to reach the live server with the test's AK/SK."""
+    return {
+        "LABELPILOT_URL": url,
+        "LABELPILOT_PROJECT_ID": project,
+        "LABELPILOT_ACCESS_KEY": cred.access_key,
+        "LABELPILOT_SECRET_KEY": cred.secret_key,
+        "COLUMNS": "200",
+    }
+
+
 def test_publish_list_export_download(
     app, db, settings, client, cred, auth, project, tmp_path: Path
 ):
@@ -28,13 +40,7 @@ def test_publish_list_export_download(
     thread.start()
     try:
         with live_server(app) as url:
-            env = {
-                "LABELPILOT_URL": url,
-                "LABELPILOT_PROJECT_ID": project,
-                "LABELPILOT_ACCESS_KEY": cred.access_key,
-                "LABELPILOT_SECRET_KEY": cred.secret_key,
-                "COLUMNS": "200",
-            }
+            env = _env(url, project, cred)
             published = runner.invoke(
                 cli, ["datasets", "versions", "publish", ds, "--ratio", "0.5"], env=env
             )
@@ -96,13 +102,7 @@ def test_import_and_sync_from_the_cli_and_client(
     thread.start()
     try:
         with live_server(app) as url:
-            env = {
-                "LABELPILOT_URL": url,
-                "LABELPILOT_PROJECT_ID": project,
-                "LABELPILOT_ACCESS_KEY": cred.access_key,
-                "LABELPILOT_SECRET_KEY": cred.secret_key,
-                "COLUMNS": "200",
-            }
+            env = _env(url, project, cred)
             done = runner.invoke(cli, ["datasets", "import", ds, str(src)], env=env)
             assert done.exit_code == 0, done.output
             assert "3 imported, 0 already there, 1 skipped" in done.output

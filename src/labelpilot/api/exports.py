@@ -39,6 +39,7 @@ from labelpilot.errors import (
     VersionNotFound,
 )
 from labelpilot.ids import short_id
+from labelpilot.paging import page_of
 from labelpilot.storage import Storage
 from labelpilot.tasks.data import queue_data_task
 from labelpilot.tasks.status import TaskStatus
@@ -259,14 +260,10 @@ def list_export_tasks(
     rows = list(session.scalars(q.order_by(Task.create_time.desc(), Task.id.desc())))
     if export_type is not None:
         rows = [t for t in rows if int((t.config or {}).get("export_type", 3)) == export_type]
-    total = len(rows)
-    if marker:
-        ids = [t.id for t in rows]
-        start = ids.index(marker) + 1 if marker in ids else total
-        page = rows[start : start + limit]
-    else:
-        page = rows[offset * limit : offset * limit + limit]
-    return ListExportTasksResponse(total_count=total, export_tasks=each(page, export_out, "task"))
+    page = page_of(rows, offset=offset, limit=limit, marker=marker, key=lambda t: t.id)
+    return ListExportTasksResponse(
+        total_count=len(rows), export_tasks=each(page, export_out, "task")
+    )
 
 
 @router.get(

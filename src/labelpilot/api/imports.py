@@ -31,6 +31,7 @@ from labelpilot.errors import (
     SyncRunning,
 )
 from labelpilot.ids import short_id
+from labelpilot.paging import page_of
 from labelpilot.tasks.data import queue_data_task
 from labelpilot.tasks.status import TaskStatus
 from labelpilot.tasks.tables import Task
@@ -294,14 +295,10 @@ def list_import_tasks(
     """Import tasks newest first; ``marker`` (a task id) pages after that task."""
     q = select(Task).where(Task.dataset_id == dataset.id, Task.type == IMPORT_TYPE)
     rows = list(session.scalars(q.order_by(Task.create_time.desc(), Task.id.desc())))
-    total = len(rows)
-    if marker:
-        ids = [t.id for t in rows]
-        start = ids.index(marker) + 1 if marker in ids else total
-        page = rows[start : start + limit]
-    else:
-        page = rows[offset * limit : offset * limit + limit]
-    return ListImportTasksResponse(total_count=total, import_tasks=each(page, import_out, "task"))
+    page = page_of(rows, offset=offset, limit=limit, marker=marker, key=lambda t: t.id)
+    return ListImportTasksResponse(
+        total_count=len(rows), import_tasks=each(page, import_out, "task")
+    )
 
 
 @router.get(

@@ -34,6 +34,7 @@ from labelpilot.formats._records import SampleRecord
 from labelpilot.formats.manifest_write import manifest_line, needs_annotation_file
 from labelpilot.formats.voc_write import voc_xml
 from labelpilot.ids import now_ms, short_id
+from labelpilot.paging import page_of
 from labelpilot.storage import Storage
 from labelpilot.storage.keys import versions_prefix
 
@@ -183,12 +184,7 @@ def list_versions(
     if ratio is not None:  # a string column: compared as numbers here
         lo, hi = ratio
         rows = [v for v in rows if lo <= float(v.train_evaluate_sample_ratio) <= hi]
-    total = len(rows)
-    if marker:
-        ids = [v.id for v in rows]
-        start = ids.index(marker) + 1 if marker in ids else len(rows)
-        return total, rows[start : start + limit]
-    return total, rows[offset * limit : offset * limit + limit]
+    return len(rows), page_of(rows, offset=offset, limit=limit, marker=marker, key=lambda v: v.id)
 
 
 def get_version(session: Session, dataset_id: str, version_id: str) -> DatasetVersion:

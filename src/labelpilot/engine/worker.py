@@ -182,6 +182,17 @@ class Worker:
         snapshot_counters(s, task)
         transition(s, task, path[-1], **kwargs)
 
+    def _fail(self, task_id: str, code: str, message: str) -> None:
+        """End a run that failed for a known reason: its code and message, as the user sees it."""
+        self._finish(
+            task_id,
+            TaskStatus.FAILED,
+            code=code,
+            message="task failed",
+            error_code=code,
+            error_msg=message,
+        )
+
     def _give_up(self, task_id: str, exc: BaseException) -> None:
         """Hand back a task whose run met a database failure that outlasted the retries."""
 
@@ -231,23 +242,9 @@ class Worker:
         except TaskLost:
             log.warning("task %s was taken over; dropping it", task_id)
         except TaskFailed as exc:
-            self._finish(
-                task_id,
-                TaskStatus.FAILED,
-                code=exc.code,
-                message="task failed",
-                error_code=exc.code,
-                error_msg=exc.message,
-            )
+            self._fail(task_id, exc.code, exc.message)
         except LabelPilotError as exc:  # a known reason raised below a runner: say it
-            self._finish(
-                task_id,
-                TaskStatus.FAILED,
-                code=exc.error_code,
-                message="task failed",
-                error_code=exc.error_code,
-                error_msg=exc.error_msg,
-            )
+            self._fail(task_id, exc.error_code, exc.error_msg)
         except Exception as exc:
             if is_transient(exc):  # the retries ran out: another attempt, not a failed task
                 log.warning("task %s: database unavailable; handing it back", task_id)
