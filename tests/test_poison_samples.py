@@ -127,3 +127,41 @@ def test_pre_label_skips_unreadable_samples(
     assert task["status"] == 3, task
     assert [x["sample_id"] for x in task["result"]["unreadable_samples"]] == bad
     assert task["result"]["predicted_sample_count"] == 19
+
+
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+    b'<rect width="8" height="8"/></svg>'
+)
+
+
+def test_unsupported_image_format_is_named_in_the_reason_and_the_failure(
+    app: Any,
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    project: str,
+    auth: Any,
+    digits: str,
+) -> None:
+    """Issue #15 point 3 (unsupported image): a sample whose file is a format Pillow cannot
+    read (SVG) is listed with that reason; a dataset made only of them fails with 4428, and the
+    message says which sample and why."""
+    samples = list_all(client, project, digits, auth)
+    bad = _poison(app, samples, {2: SVG})
+    task = _run(client, settings, db, project, digits, auth, GROUPING)
+    assert task["status"] == 3, task
+    (entry,) = task["result"]["unreadable_samples"]
+    assert entry["sample_id"] == bad[0]
+    assert "UnidentifiedImageError" in entry["reason"], entry
+
+    # a fresh dataset: the first run cached the other samples' features
+    X, _ = mnist_subset(2)
+    ds = make_dataset(client, project, auth, name="svg-only")
+    post_samples(client, project, ds, auth, sample_items(X))
+    only = list_all(client, project, ds, auth)
+    _poison(app, only, dict.fromkeys(range(len(only)), SVG))
+    task = _run(client, settings, db, project, ds, auth, GROUPING)
+    assert task["status"] == 2 and task["error_code"] == "ModelArts.4428", task
+    assert "UnidentifiedImageError" in task["error_msg"], task["error_msg"]
+    assert "Traceback" not in task["error_msg"]
