@@ -5,6 +5,7 @@ import { STATUS, counts, percent } from './format.js';
 
 const TABS = [
   ['', 'Samples'],
+  ['/label', 'Label'],
   ['/tasks', 'Tasks'],
   ['/review', 'Review'],
   ['/groups', 'Groups'],

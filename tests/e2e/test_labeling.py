@@ -1,0 +1,329 @@
+"""The labeling workspace and label management, end to end in Chromium against a live server.
+
+Keyboard-only labeling of the demo digits (each write's latency measured here and printed),
+undo, confirming and undoing to-be-confirmed samples, multi-label text classification, the
+grid's thumbnails opening the workspace, and auto-label's refusal pointing at the workspace.
+Every label change the page claims is checked through the API.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import statistics
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM, LiveServer, b64, digit_pngs, sign_in
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is missing: run scripts/install-browser (apt-get install chromium)",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="playwright is not installed: run scripts/install-browser (pip install playwright)",
+    ),
+]
+
+if importlib.util.find_spec("playwright") is not None:
+    from playwright.sync_api import Page, expect
+
+    expect.set_options(timeout=15_000)
+else:  # pragma: no cover - the module is skipped
+    Page = Any
+
+
+# Resource timing of the PUTs (the only requests to …/samples without a query string).
+WRITE_TIMINGS = """performance.getEntriesByType('resource')
+  .filter((e) => e.name.endsWith('/data-annotations/samples'))
+  .map((e) => e.responseStart - e.requestStart)"""
+
+
+def _is_label_write(r: Any) -> bool:
+    return bool(r.request.method == "PUT" and r.url.endswith("/data-annotations/samples"))
+
+
+def _press_and_time(page: Page, key: str) -> tuple[float, float]:
+    """Press ``key``; the milliseconds from the key press to the saved answer of the label write
+    it causes, (in the page: keydown to the answer handled; here: press to the response read,
+    Playwright's round trips included)."""
+    last = page.locator(".last-action")
+    writes = int(last.get_attribute("data-writes") or 0)
+    with page.expect_response(_is_label_write) as info:
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+    response = info.value
+    response.finished()
+    outside = (time.perf_counter() - t0) * 1000
+    assert response.status == 200, response.text()
+    assert response.json()["success"] is True, response.text()
+    expect(last).to_have_attribute("data-writes", str(writes + 1))
+    return float(last.get_attribute("data-write-ms") or "nan"), outside
+
+
+def _sample(server: LiveServer, ds: str, sid: str) -> dict[str, Any]:
+    r = server.api.get(f"/datasets/{ds}/data-annotations/samples/{sid}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _names(sample: dict[str, Any]) -> list[str]:
+    return [lb["name"] for lb in sample.get("labels") or []]
+
+
+def test_keyboard_only_labeling_of_20_demo_samples(page: Page, server: LiveServer) -> None:
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    demo = server.demo_dataset_id
+    before = server.dataset(demo)
+    sign_in(page, server, f"/datasets/{demo}/label")
+    stage = page.locator("section.stage")
+    expect(stage.locator(".sample-name")).to_be_visible()
+    expect(page.locator(".palette button.pick")).to_have_count(10)
+    # a label named with a digit has that key
+    expect(page.locator(".palette button.pick[data-label='3'] .key")).to_have_text("3")
+    expect(stage.locator(".stage-head .badge")).to_have_text("unlabeled")
+    labeled: dict[str, str] = {}
+    times: list[tuple[float, float]] = []
+    try:
+        for _ in range(20):
+            sid = stage.get_attribute("data-sample-id")
+            name = stage.locator(".sample-name").inner_text()
+            digit = str(target[int(re.fullmatch(r"digit_(\d+)\.png", name).group(1))])  # type: ignore[union-attr]
+            times.append(_press_and_time(page, digit))
+            assert sid is not None
+            labeled[sid] = digit
+            # the pick moves on by itself: the next sample is shown
+            expect(stage).not_to_have_attribute("data-sample-id", sid)
+        assert len(labeled) == 20
+
+        # Back with ←, a wrong key, then z undoes it: the sample has its digit again.
+        page.keyboard.press("ArrowLeft")
+        last = list(labeled)[-1]
+        expect(stage).to_have_attribute("data-sample-id", last)
+        expect(stage.locator(".current-labels .chip")).to_have_text(labeled[last])
+        wrong = str((int(labeled[last]) + 1) % 10)
+        page.keyboard.press("ArrowRight")  # no write: moving alone changes nothing
+        page.keyboard.press("ArrowLeft")
+        times.append(_press_and_time(page, wrong))
+        assert _names(_sample(server, demo, last)) == [wrong]
+        times.append(_press_and_time(page, "z"))
+        expect(stage).to_have_attribute("data-sample-id", last)
+        expect(stage.locator(".current-labels .chip")).to_have_text(labeled[last])
+        expect(page.locator(".last-action")).to_contain_text("undo of")
+
+        # Every label went through the API; the counters moved by 20.
+        for sid, digit in labeled.items():
+            s = _sample(server, demo, sid)
+            assert s["sample_status"] == "MANUAL_ANNOTATION", s
+            assert _names(s) == [digit], s
+        after = server.dataset(demo)
+        assert after["annotated_sample_count"] == before["annotated_sample_count"] + 20
+        page.wait_for_timeout(800)  # the counters refresh shortly after the last write
+        expect(page.locator(".counters [data-counter='labeled'] .value")).to_have_text(
+            str(before["annotated_sample_count"] + 20)
+        )
+        server_ms = page.evaluate(WRITE_TIMINGS)  # request sent to first byte, per write
+        inside = sorted(t[0] for t in times)
+        outside = sorted(t[1] for t in times)
+        print(  # noqa: T201 - the acceptance asks for the numbers, printed, not asserted
+            f"\nlabel writes from the keyboard (demo dataset, {len(times)} writes): in the page, "
+            f"key press to saved: median {statistics.median(inside):.1f} ms "
+            f"(min {inside[0]:.1f}, max {inside[-1]:.1f}); seen from the test through "
+            f"Playwright: median {statistics.median(outside):.1f} ms; the server's part "
+            f"(request sent to first byte): median {statistics.median(server_ms):.1f} ms"
+        )
+    finally:  # the demo dataset is shared by the other tests: put it back
+        if labeled:
+            r = server.api.put(
+                f"/datasets/{demo}/data-annotations/samples",
+                json={"samples": [{"sample_id": sid, "labels": []} for sid in labeled]},
+            )
+            assert r.json()["success"] is True, r.text
+    assert server.dataset(demo)["annotated_sample_count"] == before["annotated_sample_count"]
+
+
+def test_confirm_and_undo_a_to_be_confirmed_sample(page: Page, server: LiveServer) -> None:
+    ds = server.create_dataset("confirm-ws-e2e", dataset_type=0)
+    server.api.post(
+        f"/datasets/{ds}/data-annotations/labels",
+        json={"labels": [{"name": str(d), "type": 0} for d in range(10)]},
+    )
+    items: list[dict[str, Any]] = []
+    for i, (digit, png) in enumerate(digit_pngs(4, start=40)):
+        meta = {"@modelarts:hard": 1, "@modelarts:hard_coefficient": 0.5 + 0.1 * i}
+        items.append(
+            {
+                "name": f"p_{i}.png",
+                "data": b64(png),
+                "labels": [{"name": str(digit), "type": 0, "score": 0.8}],
+                "metadata": {**meta, "@modelarts:hard_reasons": [1]},
+            }
+        )
+    ids = server.add_samples(ds, items, final=False)
+    sign_in(page, server, f"/datasets/{ds}/label?queue=hard")
+    stage = page.locator("section.stage")
+    # hard first: the highest coefficient (the last added) comes first
+    expect(stage).to_have_attribute("data-sample-id", ids[3])
+    expect(stage.locator(".stage-head .badge")).to_have_text("to be confirmed")
+    expect(stage).to_contain_text("low confidence")
+    expect(stage.locator(".current-labels .chip")).to_contain_text("0.80")
+
+    _press_and_time(page, "Enter")  # confirms the prediction and moves on
+    expect(stage).to_have_attribute("data-sample-id", ids[2])
+    s = _sample(server, ds, ids[3])
+    assert s["sample_status"] == "MANUAL_ANNOTATION"
+    assert _names(s) == [items[3]["labels"][0]["name"]]
+
+    _press_and_time(page, "z")  # back to "to be confirmed", with its score
+    expect(stage).to_have_attribute("data-sample-id", ids[3])
+    expect(stage.locator(".stage-head .badge")).to_have_text("to be confirmed")
+    s = _sample(server, ds, ids[3])
+    assert s["sample_status"] == "AUTO_ANNOTATION"
+    assert [(lb["name"], lb["score"]) for lb in s["labels"]] == [
+        (items[3]["labels"][0]["name"], 0.8)
+    ]
+    assert server.dataset(ds)["unconfirmed_sample_count"] == 4
+
+    # Backspace clears a sample (it becomes unlabeled), z brings the prediction back.
+    _press_and_time(page, "Backspace")
+    assert _sample(server, ds, ids[3])["sample_status"] == "UN_ANNOTATION"
+    _press_and_time(page, "z")
+    assert _sample(server, ds, ids[3])["sample_status"] == "AUTO_ANNOTATION"
+
+
+def test_multi_label_text_classification(page: Page, server: LiveServer) -> None:
+    ds = server.create_dataset("text-ws-e2e", dataset_type=100)
+    server.api.post(
+        f"/datasets/{ds}/data-annotations/labels",
+        json={"labels": [{"name": n, "type": 100} for n in ("positive", "negative", "sports")]},
+    )
+    texts = [
+        "The match was thrilling and the home team won in the last minute.",
+        "A dull film: the plot drags and the ending makes no sense.\nSecond line stays.",
+    ]
+    ids = server.add_samples(
+        ds, [{"name": f"t{i}.txt", "data": b64(t.encode())} for i, t in enumerate(texts)]
+    )
+    sign_in(page, server, f"/datasets/{ds}/label?multi=1")
+    stage = page.locator("section.stage")
+    expect(stage).to_have_attribute("data-sample-id", re.compile(r"\w+"))
+    first = stage.get_attribute("data-sample-id")
+    assert first in ids
+    text = texts[ids.index(first)]
+    expect(stage.locator(".text-sample")).to_have_text(text)
+    pick = ".palette button.pick[data-label='{}'] .key"
+    names = ("positive", "negative", "sports")
+    keys = {n: page.locator(pick.format(n)).inner_text() for n in names}
+    assert sorted(keys.values()) == ["1", "2", "3"]
+    _press_and_time(page, keys["sports"])
+    _press_and_time(page, keys["positive"])
+    expect(stage).to_have_attribute("data-sample-id", first)  # several labels: no auto-advance
+    assert _names(_sample(server, ds, first)) == ["sports", "positive"]
+    _press_and_time(page, keys["sports"])  # the same key again removes it
+    assert _names(_sample(server, ds, first)) == ["positive"]
+    expect(page.locator(".palette button.pick[data-label='positive']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.keyboard.press("ArrowRight")
+    second = [i for i in ids if i != first][0]
+    expect(stage).to_have_attribute("data-sample-id", second)
+    expect(stage.locator(".text-sample")).to_have_text(texts[ids.index(second)])
+    page.keyboard.press("9")  # no label has key 9: nothing is written, no class is created
+    page.wait_for_timeout(300)
+    assert _sample(server, ds, second)["sample_status"] == "UN_ANNOTATION"
+    assert len(server.dataset(ds)["labels"]) == 3
+
+
+def test_grid_thumbnail_opens_the_workspace_and_auto_label_says_what_to_do(
+    page: Page, server: LiveServer
+) -> None:
+    ds = server.create_dataset("open-ws-e2e", dataset_type=0)
+    server.api.post(
+        f"/datasets/{ds}/data-annotations/labels",
+        json={"labels": [{"name": "a", "type": 0}, {"name": "b", "type": 0}]},
+    )
+    ids = server.add_samples(
+        ds, [{"name": f"u{i}.png", "data": b64(png)} for i, (_, png) in enumerate(digit_pngs(3))]
+    )
+    sign_in(page, server, f"/datasets/{ds}")
+    form = page.locator("form[data-kind=auto-label]")
+    form.get_by_role("button", name="Start auto label").click()
+    error = form.locator("p.error")
+    expect(error).to_contain_text("ModelArts.44")
+    link = error.get_by_role("link", name="open the labeling workspace")
+    if server.api.get(f"/datasets/{ds}/tasks").json()["total_count"]:  # pragma: no cover
+        pytest.fail("auto-label was accepted on a dataset without labeled samples")
+    link.click()
+    expect(page).to_have_url(re.compile(rf"#/datasets/{ds}/label\?queue=unlabeled"))
+    expect(page.locator("section.stage .sample-name")).to_be_visible()
+
+    page.goto(server.console(f"/datasets/{ds}"))
+    card = page.locator(f".grid .card[data-sample-id='{ids[1]}']")
+    card.get_by_role("link").click()
+    expect(page.locator("section.stage")).to_have_attribute("data-sample-id", ids[1])
+    expect(page.locator("section.stage .sample-name")).to_have_text("u1.png")
+
+
+# --- screenshots ----------------------------------------------------------------------------------
+
+SIZES = {"": {"width": 1440, "height": 900}, "-phone": {"width": 390, "height": 844}}
+
+
+def test_screenshots_of_the_labeling_pages(browser: Any, server: LiveServer, tmp_path: Any) -> None:
+    """The workspace pages at 1440x900 and 390x844 (scripts/screenshots writes them to docs/),
+    and no horizontal scroll at the phone width."""
+    from pathlib import Path
+
+    out = Path(os.environ.get("LABELPILOT_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    demo = server.demo_dataset_id
+    text = server.create_dataset("reviews-text", dataset_type=100)
+    server.api.post(
+        f"/datasets/{text}/data-annotations/labels",
+        json={"labels": [{"name": n, "type": 100} for n in ("positive", "negative", "neutral")]},
+    )
+    server.add_samples(
+        text,
+        [
+            {
+                "name": "review_001.txt",
+                "data": b64(
+                    b"Bought this kettle three weeks ago. It boils fast and the lid no longer "
+                    b"sticks like my old one did.\n\nThe cord is short, though: it only reaches "
+                    b"the socket if the kettle sits right at the edge of the counter."
+                ),
+            }
+        ],
+    )
+    shots = [
+        ("label", f"/datasets/{demo}/label", "section.stage .sample-image"),
+        ("label-text", f"/datasets/{text}/label?multi=1", "section.stage .text-sample"),
+    ]
+    for suffix, viewport in SIZES.items():
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        try:
+            sign_in(page, server)
+            for name, route, ready in shots:
+                page.goto(server.console(route))
+                page.locator(ready).first.wait_for()
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(300)
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{route} is {overflow}px wider than the {viewport} screen"
+                path = out / f"{name}{suffix}.png"
+                page.screenshot(path=str(path))
+                assert path.stat().st_size > 10_000, f"{path.name} looks empty"
+        finally:
+            context.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
