@@ -272,6 +272,96 @@ def test_grid_thumbnail_opens_the_workspace_and_auto_label_says_what_to_do(
     expect(page.locator("section.stage .sample-name")).to_have_text("u1.png")
 
 
+# --- label management -----------------------------------------------------------------------------
+
+
+def _labels(server: LiveServer, ds: str) -> dict[str, dict[str, Any]]:
+    return {lb["name"]: lb for lb in server.dataset(ds)["labels"]}
+
+
+def test_define_rename_recolour_and_delete_labels(page: Page, server: LiveServer) -> None:
+    ds = server.create_dataset("labels-e2e", dataset_type=0)
+    pngs = [png for _, png in digit_pngs(5, start=60)]
+    ids = server.add_samples(
+        ds,
+        [
+            {"name": "c0.png", "data": b64(pngs[0]), "labels": [{"name": "cat"}]},
+            {"name": "c1.png", "data": b64(pngs[1]), "labels": [{"name": "cat"}]},
+            {"name": "d0.png", "data": b64(pngs[2]), "labels": [{"name": "dog"}]},
+            {
+                "name": "bc.png",
+                "data": b64(pngs[3]),
+                "labels": [{"name": "bird"}, {"name": "cat"}],
+            },
+            {"name": "u0.png", "data": b64(pngs[4])},
+        ],
+    )
+    sign_in(page, server, f"/datasets/{ds}/labels")
+    rows = page.locator("table.labels-table tbody tr")
+    expect(rows).to_have_count(3)
+    cat = page.locator("tr[data-label='cat']")
+    expect(cat.locator("[data-col=samples]")).to_have_text("3")
+
+    # Define: a new label, and a name already taken is refused in place.
+    form = page.get_by_role("form", name="Define a label")
+    form.get_by_label("New label").fill("fish")
+    form.get_by_role("button", name="Add label").click()
+    expect(page.get_by_role("status")).to_have_text('Added the label "fish".')
+    expect(rows).to_have_count(4)
+    form.get_by_label("New label").fill("cat")
+    form.get_by_role("button", name="Add label").click()
+    expect(page.locator("p.error").first).to_contain_text('There is already a label "cat"')
+    assert set(_labels(server, ds)) == {"cat", "dog", "bird", "fish"}
+
+    # Rename dog -> hound: on every sample.
+    page.get_by_role("button", name="Rename dog").click()
+    page.get_by_label("New name for dog").fill("hound")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("tr[data-label='hound'] [data-col=samples]")).to_have_text("1")
+    expect(page.locator("tr[data-label='dog']")).to_have_count(0)
+    assert "dog" not in _labels(server, ds) and "hound" in _labels(server, ds)
+    assert _names(_sample(server, ds, ids[2])) == ["hound"]
+
+    # Recolour.
+    page.get_by_label("Colour of hound").fill("#0e7490")
+    expect(page.get_by_role("status")).to_contain_text("now #0e7490")
+    assert _labels(server, ds)["hound"]["property"]["@modelarts:color"] == "#0e7490"
+
+    # Delete asks first: cancel keeps it.
+    page.get_by_role("button", name="Delete bird").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("1 sample carry it")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert "bird" in _labels(server, ds)
+    # Delete bird, labels only: the cat+bird sample keeps cat.
+    page.get_by_role("button", name="Delete bird").click()
+    expect(dialog.get_by_label(re.compile("Only remove the label"))).to_be_checked()
+    dialog.get_by_role("button", name='Delete "bird"').click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("tr[data-label='bird']")).to_have_count(0)
+    assert _names(_sample(server, ds, ids[3])) == ["cat"]
+    # Delete cat with its samples (policy 1): the three samples that carried only cat go.
+    page.get_by_role("button", name="Delete cat").click()
+    dialog.get_by_label(re.compile("Also delete the samples left without a label")).check()
+    dialog.get_by_role("button", name='Delete "cat"').click()
+    expect(page.get_by_role("status")).to_contain_text('Deleted "cat"')
+    expect(rows).to_have_count(2)
+    after = server.dataset(ds)
+    assert set(_labels(server, ds)) == {"hound", "fish"}
+    assert after["total_sample_count"] == 2  # d0 (hound) and u0 (unlabeled)
+    for sid in (ids[0], ids[1], ids[3]):
+        r = server.api.get(f"/datasets/{ds}/data-annotations/samples/{sid}")
+        assert r.status_code == 404
+
+    # The workspace offers exactly the defined labels.
+    page.get_by_role("link", name="Start labeling").click()
+    picks = page.locator(".palette button.pick")
+    expect(picks).to_have_count(2)
+    expect(picks.nth(0)).to_have_attribute("data-label", "hound")
+    expect(picks.nth(1)).to_have_attribute("data-label", "fish")
+
+
 # --- screenshots ----------------------------------------------------------------------------------
 
 SIZES = {"": {"width": 1440, "height": 900}, "-phone": {"width": 390, "height": 844}}
@@ -306,6 +396,7 @@ def test_screenshots_of_the_labeling_pages(browser: Any, server: LiveServer, tmp
     shots = [
         ("label", f"/datasets/{demo}/label", "section.stage .sample-image"),
         ("label-text", f"/datasets/{text}/label?multi=1", "section.stage .text-sample"),
+        ("labels", f"/datasets/{demo}/labels", "table.labels-table"),
     ]
     for suffix, viewport in SIZES.items():
         context = browser.new_context(viewport=viewport)

@@ -1,3 +1,6 @@
+import { api } from './api.js';
+import { h, setError } from './dom.js';
+
 // A dataset's labels as the console shows them: colour (the label's `@modelarts:color`, else one
 // of a fixed palette by position), keyboard key (1–9, then 0 for the tenth) and the wire type.
 
@@ -47,4 +50,29 @@ export function labelIndex(labels) {
 export function labelOfKey(index, key) {
   for (const [name, info] of index) if (info.key === key) return name;
   return null;
+}
+
+/**
+ * When `name` is not one of the dataset's labels: show in `box` that it is not, with a button
+ * that defines it on purpose and then calls `retry` (a typo never creates a class by itself).
+ * Returns true when the name is unknown (the caller stops).
+ */
+export function refuseUnknownLabel(ds, name, box, retry) {
+  if (ds.labels.some((lb) => lb.name === name)) return false;
+  setError(box, new Error(`"${name}" is not a label of this dataset. Pick one of its labels, or add it:`));
+  const add = h('button.secondary.small', { type: 'button' }, `Add label "${name}" and apply`);
+  add.addEventListener('click', async () => {
+    add.disabled = true;
+    try {
+      const path = `/datasets/${encodeURIComponent(ds.dataset_id)}/data-annotations/labels`;
+      await api(path, { method: 'POST', body: { labels: [{ name }] } });
+      ds.labels = (await api(`/datasets/${encodeURIComponent(ds.dataset_id)}`)).labels;
+      setError(box, null);
+      await retry();
+    } catch (ex) {
+      setError(box, ex);
+    }
+  });
+  box.append(' ', add);
+  return true;
 }

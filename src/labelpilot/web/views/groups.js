@@ -3,6 +3,7 @@
 import { Api, updateSamplesChunked } from '../lib/api.js';
 import { errorBox, h, replace, setError, spinner } from '../lib/dom.js';
 import { plural, taskTime } from '../lib/format.js';
+import { refuseUnknownLabel } from '../lib/labels.js';
 import { counters, datasetHeader, emptyState, pager, setCounters } from '../lib/layout.js';
 import { labelHref, sampleGrid } from '../lib/samplegrid.js';
 
@@ -131,6 +132,10 @@ export async function render(ctx) {
     const name = labelInput.value.trim();
     if (!name) {
       setError(err, new Error('Type or pick a label name.'));
+      labelInput.focus();
+      return;
+    }
+    if (refuseUnknownLabel(ds, name, err, () => form.requestSubmit())) {
       labelInput.focus();
       return;
     }
