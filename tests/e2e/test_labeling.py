@@ -362,6 +362,146 @@ def test_define_rename_recolour_and_delete_labels(page: Page, server: LiveServer
     expect(picks.nth(1)).to_have_attribute("data-label", "fish")
 
 
+# --- object detection -----------------------------------------------------------------------------
+
+
+def _scene_png(seed: int, w: int = 320, h: int = 240) -> bytes:
+    """A 320x240 scene with a few coloured shapes to put boxes on."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (w, h), (236, 240, 244))
+    d = ImageDraw.Draw(img)
+    d.ellipse((30 + seed, 40, 110 + seed, 120), fill=(220, 38, 38))
+    d.rectangle((170, 60 + seed, 260, 170 + seed), fill=(37, 99, 235))
+    d.polygon([(60, 220), (120, 150), (150, 225)], fill=(22, 163, 74))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _boxes(sample: dict[str, Any]) -> list[tuple[str, list[list[int]]]]:
+    return [
+        (lb["name"], lb["property"]["@modelarts:feature"])
+        for lb in sample.get("labels") or []
+        if (lb.get("property") or {}).get("@modelarts:shape") == "bndbox"
+    ]
+
+
+class _Image:
+    """Page coordinates of image pixels on the workspace's box layer."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        layer = page.locator(".box-layer")
+        expect(layer).to_have_attribute("viewBox", "0 0 320 240")
+        box = layer.bounding_box()
+        assert box is not None
+        self.x, self.y = box["x"], box["y"]
+        self.sx, self.sy = box["width"] / 320, box["height"] / 240
+
+    def at(self, x: float, y: float) -> tuple[float, float]:
+        return self.x + x * self.sx, self.y + y * self.sy
+
+    def drag(self, a: tuple[float, float], b: tuple[float, float]) -> None:
+        """Drag from image pixel ``a`` to ``b`` and wait for the write it makes."""
+        with self.page.expect_response(_is_label_write) as info:
+            self.page.mouse.move(*self.at(*a))
+            self.page.mouse.down()
+            for k in range(1, 5):  # a few moves on the way, as a hand does
+                t = k / 4
+                self.page.mouse.move(*self.at(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t))
+            self.page.mouse.up()
+        info.value.finished()
+        assert info.value.json()["success"] is True
+
+
+def test_draw_move_resize_relabel_and_delete_boxes(page: Page, server: LiveServer) -> None:
+    ds = server.create_dataset("boxes-e2e", dataset_type=1)
+    server.api.post(
+        f"/datasets/{ds}/data-annotations/labels",
+        json={"labels": [{"name": n, "type": 1} for n in ("ball", "block", "cone")]},
+    )
+    (plain,) = server.add_samples(ds, [{"name": "scene_a.png", "data": b64(_scene_png(0))}])
+    pre = {
+        "name": "ball",
+        "type": 1,
+        "score": 0.71,
+        "property": {"@modelarts:shape": "bndbox", "@modelarts:feature": [[40, 40], [120, 120]]},
+    }
+    (auto,) = server.add_samples(
+        ds, [{"name": "scene_b.png", "data": b64(_scene_png(10)), "labels": [pre]}], final=False
+    )
+    sign_in(page, server, f"/datasets/{ds}/label?queue=unlabeled")
+    stage = page.locator("section.stage")
+    expect(stage).to_have_attribute("data-sample-id", plain)
+    img = _Image(page)
+
+    # Draw three boxes, choosing each one's label with its key first.
+    page.keyboard.press("1")  # ball
+    expect(page.locator(".palette button.pick[data-label='ball']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    img.drag((30, 40), (110, 120))
+    page.keyboard.press("Escape")  # the new box stays selected: a key now would relabel it
+    page.keyboard.press("2")  # block
+    img.drag((170, 60), (260, 170))
+    page.keyboard.press("Escape")
+    page.keyboard.press("3")
+    img.drag((60, 150), (150, 225))
+    expect(stage.locator(".box-count")).to_have_attribute("data-boxes", "3")
+    assert sorted(n for n, _ in _boxes(_sample(server, ds, plain))) == ["ball", "block", "cone"]
+
+    # Move the ball by (+10, +5): drag its middle.
+    page.keyboard.press("Escape")
+    img.drag((70, 80), (80, 85))
+    # Resize the block: drag its bottom-right corner handle (it is selected after a click).
+    page.mouse.click(*img.at(215, 115))
+    expect(page.locator(".box-layer .box.selected")).to_have_attribute("data-label", "block")
+    img.drag((260, 170), (280, 200))
+    # Relabel the cone as a block: select it, press the block's key.
+    page.mouse.click(*img.at(100, 200))
+    expect(page.locator(".box-layer .box.selected")).to_have_attribute("data-label", "cone")
+    with page.expect_response(_is_label_write):
+        page.keyboard.press("2")
+
+    def near(got: list[list[int]], want: list[list[int]]) -> bool:
+        pairs = zip(sum(got, []), sum(want, []), strict=True)
+        return all(abs(g - w) <= 2 for g, w in pairs)
+
+    s = _sample(server, ds, plain)
+    assert s["sample_status"] == "MANUAL_ANNOTATION"
+    got = sorted(_boxes(s), key=lambda b: b[1][0][0])
+    assert [n for n, _ in got] == ["ball", "block", "block"], got
+    assert near(got[0][1], [[40, 45], [120, 125]]), got  # moved
+    assert near(got[1][1], [[60, 150], [150, 225]]), got  # the relabeled cone
+    assert near(got[2][1], [[170, 60], [280, 200]]), got  # resized
+
+    # Delete the selected box, then undo it.
+    with page.expect_response(_is_label_write):
+        page.keyboard.press("Delete")
+    assert len(_boxes(_sample(server, ds, plain))) == 2
+    _press_and_time(page, "z")
+    assert len(_boxes(_sample(server, ds, plain))) == 3
+    expect(page.locator(".box-layer .box")).to_have_count(3)
+
+    # A pre-labeled box is shown (dashed, with its score) and can be edited: it becomes final.
+    page.goto(server.console(f"/datasets/{ds}/label?queue=unconfirmed"))
+    expect(stage).to_have_attribute("data-sample-id", auto)
+    expect(page.locator(".box-layer .box")).to_have_count(1)
+    expect(page.locator(".box-layer .box-tag")).to_have_text("ball 0.71")
+    dashed = page.locator(".box-layer .box-rect")
+    expect(dashed).to_have_attribute("stroke-dasharray", re.compile(r"\d"))
+    img = _Image(page)
+    img.drag((80, 80), (90, 80))
+    s = _sample(server, ds, auto)
+    assert s["sample_status"] == "MANUAL_ANNOTATION"
+    ((name, corners),) = _boxes(s)
+    assert name == "ball" and near(corners, [[50, 40], [130, 120]]), corners
+    assert "score" not in s["labels"][0] or s["labels"][0]["score"] is None
+
+
 # --- screenshots ----------------------------------------------------------------------------------
 
 SIZES = {"": {"width": 1440, "height": 900}, "-phone": {"width": 390, "height": 844}}
@@ -393,8 +533,34 @@ def test_screenshots_of_the_labeling_pages(browser: Any, server: LiveServer, tmp
             }
         ],
     )
+    det = server.create_dataset("street-boxes", dataset_type=1)
+    server.api.post(
+        f"/datasets/{det}/data-annotations/labels",
+        json={"labels": [{"name": n, "type": 1} for n in ("ball", "block", "cone")]},
+    )
+
+    def box(name: str, corners: list[list[int]], score: float | None = None) -> dict[str, Any]:
+        prop = {"@modelarts:shape": "bndbox", "@modelarts:feature": corners}
+        return {"name": name, "type": 1, "score": score, "property": prop}
+
+    server.add_samples(
+        det,
+        [
+            {
+                "name": "scene_001.png",
+                "data": b64(_scene_png(0)),
+                "labels": [
+                    box("ball", [[28, 38], [112, 122]], 0.93),
+                    box("block", [[168, 58], [262, 172]], 0.88),
+                    box("cone", [[58, 148], [152, 227]], 0.41),
+                ],
+            }
+        ],
+        final=False,
+    )
     shots = [
         ("label", f"/datasets/{demo}/label", "section.stage .sample-image"),
+        ("label-boxes", f"/datasets/{det}/label?queue=unconfirmed", ".box-layer .box"),
         ("label-text", f"/datasets/{text}/label?multi=1", "section.stage .text-sample"),
         ("labels", f"/datasets/{demo}/labels", "table.labels-table"),
     ]

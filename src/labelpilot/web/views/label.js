@@ -281,6 +281,19 @@ export async function render(ctx) {
 
   function chips(sample) {
     const own = (sample.labels || []).filter((lb) => !isBox(lb));
+    const boxes = (sample.labels || []).filter(isBox);
+    if (detection) {
+      if (!boxes.length) return h('span.chip.none', 'no box');
+      const per = new Map();
+      for (const b of boxes) per.set(b.name, (per.get(b.name) || 0) + 1);
+      return [
+        h('span.box-count', { dataset: { boxes: String(boxes.length) } }, `${plural(boxes.length, 'box', 'boxes')}:`),
+        [...per].map(([n, c]) => {
+          const color = index.get(n)?.color || '#4b5563';
+          return h('span.chip.label-chip', { style: { background: color, color: inkOn(color) }, dataset: { label: n } }, c > 1 ? `${n} ×${c}` : n);
+        }),
+      ];
+    }
     if (!own.length) return h('span.chip.none', 'no label');
     return own.map((lb) => {
       const info = index.get(lb.name);
@@ -350,9 +363,11 @@ export async function render(ctx) {
             sample,
             name: sample.sample_name,
             colorOf: (n) => index.get(n)?.color || '#4b5563',
+            typeOf: (n) => index.get(n)?.label.type,
             activeLabel: () => activeLabel,
             onChange: (boxes, text) => saveBoxes(sample, boxes, text),
             onSelect: () => drawPalette(),
+            onError: (message) => setError(err, new Error(message)),
           });
           replace(viewer, editor.element);
         } else {
