@@ -823,6 +823,45 @@ def test_update_rejects_bad_score_and_keeps_old_labels(api: Api) -> None:
     assert labels_of(s) == ["dog"] and s["sample_status"] == "MANUAL_ANNOTATION"
 
 
+def test_update_with_final_annotation_false_puts_labels_back_to_be_confirmed(api: Api) -> None:
+    """The console's undo of a confirm: the extension writes labels as "to be confirmed"."""
+    ds = api.create()
+    (auto,) = api.add_ok(ds, image_item("a.png", ["cat"], scores=[0.6]), final=False)
+    assert api.put(ds, {"sample_id": auto, "labels": [{"name": "cat"}]})["success"] is True
+    assert api.counts(ds) == (1, 1, 0)
+    r = api.c.put(
+        api.samples_url(ds),
+        json={
+            "samples": [{"sample_id": auto, "labels": [{"name": "cat", "score": 0.6}]}],
+            "final_annotation": False,
+        },
+        headers=api.h,
+    )
+    assert r.status_code == 200 and r.json()["success"] is True, r.text
+    s = api.sample(ds, auto)
+    assert s["sample_status"] == "AUTO_ANNOTATION"
+    assert [(lb["name"], lb["score"]) for lb in s["labels"]] == [("cat", 0.6)]
+    assert api.counts(ds) == (1, 0, 1)
+    assert api.ids(ds, sample_state="__AUTO_ANNOTATION__") == [auto]
+    # empty labels still clear, whatever final_annotation says
+    r = api.c.put(
+        api.samples_url(ds),
+        json={"samples": [{"sample_id": auto, "labels": []}], "final_annotation": False},
+        headers=api.h,
+    )
+    assert r.json()["success"] is True
+    assert api.sample(ds, auto)["sample_status"] == "UN_ANNOTATION"
+    assert_error(
+        api.c.put(
+            api.samples_url(ds),
+            json={"samples": [{"sample_id": auto}], "final_annotation": "maybe"},
+            headers=api.h,
+        ),
+        400,
+        "ModelArts.0104",
+    )
+
+
 # --- auto-annotation results -----------------------------------------------------------------
 
 

@@ -385,9 +385,13 @@ def test_review_confirm_change_and_reject_update_counters(page: Page, server: Li
     expect(counter(page, "labeled")).to_have_text("22")
     expect(cards).to_have_count(3)
 
-    # Change the label of one, reject the rest.
+    # Change the label of one (a typo is refused, not created), reject the rest.
     cards.nth(0).click()
     changed = cards.nth(0).get_attribute("data-sample-id")
+    page.get_by_label("New label").fill("88")
+    page.get_by_role("button", name="Change label").click()
+    expect(page.locator("p.error")).to_contain_text('"88" is not a label of this dataset')
+    assert "88" not in {lb["name"] for lb in server.dataset(ds)["labels"]}
     page.get_by_label("New label").fill("8")
     page.get_by_role("button", name="Change label").click()
     expect(counter(page, "labeled")).to_have_text("23")
@@ -476,6 +480,10 @@ def test_auto_grouping_from_the_form_then_label_a_group(
     expect(page.locator(".grid .card")).to_have_count(sizes[0])
     page.get_by_label("Label for every sample of this group").fill("shape-a")
     page.get_by_role("button", name="Label this group").click()
+    # not a label of the dataset yet: it is created only on purpose
+    expect(page.locator("p.error")).to_contain_text('"shape-a" is not a label of this dataset')
+    assert server.dataset(ds)["labels"] == []
+    page.get_by_role("button", name='Add label "shape-a" and apply').click()
     expect(page.get_by_role("status").filter(has_text="labeled")).to_contain_text(
         f"{sizes[0]} sample"
     )

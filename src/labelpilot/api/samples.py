@@ -174,9 +174,13 @@ def add_samples(
 def update_samples(
     dataset: DatasetForWrite, body: s.UpdateSamplesRequest, session: WriteSession
 ) -> s.BatchResponse:
-    """Write final labels (this confirms to-be-confirmed samples); empty labels clear."""
+    """Write final labels (this confirms to-be-confirmed samples); empty labels clear.
+    ``final_annotation: false`` (extension) writes them as to be confirmed instead."""
     edits = [translate.sample_edit(x, f"samples[{i}]") for i, x in enumerate(body.samples)]
-    return batch_response(samples.update_samples(session=session, dataset=dataset, edits=edits))
+    outcome = samples.update_samples(
+        session=session, dataset=dataset, edits=edits, final=body.final_annotation is not False
+    )
+    return batch_response(outcome)
 
 
 @router.post(

@@ -434,6 +434,8 @@ class AddSamplesRequest(In):
 class UpdateSamplesRequest(In):
     samples: list[SampleLabels] = Field(min_length=1)
     email: str | None = None
+    # LabelPilot extension (as in AddSamples): false writes the labels as "to be confirmed"
+    final_annotation: bool | None = None
 
 
 class DeleteSamplesRequest(In):

@@ -287,8 +287,12 @@ def set_labels(
         sample.meta = metadata
 
 
-def update_samples(*, session: Session, dataset: Dataset, edits: list[SampleEdit]) -> BatchOutcome:
-    """Write final labels: a to-be-confirmed sample becomes labeled; empty labels clear it."""
+def update_samples(
+    *, session: Session, dataset: Dataset, edits: list[SampleEdit], final: bool = True
+) -> BatchOutcome:
+    """Write final labels: a to-be-confirmed sample becomes labeled; empty labels clear it.
+    ``final`` False writes the labels as to be confirmed (the console's undo of a confirm)."""
+    state = STATE_ALL if final else STATE_AUTO
     results: list[ItemResult] = []
     for i, item in enumerate(edits):
         try:
@@ -300,7 +304,7 @@ def update_samples(*, session: Session, dataset: Dataset, edits: list[SampleEdit
                 if item.metadata is not None:
                     metadata = {**(sample.meta or {}), **item.metadata}
                 labels = item.labels if item.labels is not None else []
-                set_labels(session, dataset, sample, labels, state=STATE_ALL, metadata=metadata)
+                set_labels(session, dataset, sample, labels, state=state, metadata=metadata)
                 if item.sample_usage is not None:
                     sample.sample_usage = item.sample_usage
                 session.flush()

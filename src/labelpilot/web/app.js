@@ -13,6 +13,8 @@ const ROUTES = [
   [/^\/datasets\/([^/]+)\/tasks\/([^/]+)$/, () => import('./views/task.js'), true, ['datasetId', 'taskId']],
   [/^\/datasets\/([^/]+)\/review$/, () => import('./views/review.js'), true, ['datasetId']],
   [/^\/datasets\/([^/]+)\/groups$/, () => import('./views/groups.js'), true, ['datasetId']],
+  [/^\/datasets\/([^/]+)\/label$/, () => import('./views/label.js'), true, ['datasetId']],
+  [/^\/datasets\/([^/]+)\/labels$/, () => import('./views/labels.js'), true, ['datasetId']],
   [/^\/services$/, () => import('./views/services.js')],
 ];
 

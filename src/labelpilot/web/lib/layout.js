@@ -5,6 +5,8 @@ import { STATUS, counts, percent } from './format.js';
 
 const TABS = [
   ['', 'Samples'],
+  ['/label', 'Label'],
+  ['/labels', 'Labels'],
   ['/tasks', 'Tasks'],
   ['/review', 'Review'],
   ['/groups', 'Groups'],

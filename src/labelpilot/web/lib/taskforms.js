@@ -162,6 +162,14 @@ export const FORMS = {
   },
 };
 
+// What to do after a refusal that labeling fixes (the workspace opens on the unlabeled queue).
+const NEXT_STEP = {
+  'ModelArts.4405': { text: 'Label some samples of each class first:', link: 'open the labeling workspace', query: '?queue=unlabeled' },
+  'ModelArts.4406': { text: 'Give at least two labels to enough samples first:', link: 'open the labeling workspace', query: '?queue=unlabeled' },
+  'ModelArts.4426': { text: 'Label samples of at least two labels first:', link: 'open the labeling workspace', query: '?queue=unlabeled' },
+  'ModelArts.4427': { text: 'Label more samples of each label first:', link: 'open the labeling workspace', query: '?queue=unlabeled' },
+};
+
 // Which field an API message is about (e.g. "Invalid parameter config.n_clusters: ...").
 const FIELD_PATTERNS = [
   ['instance_count', /instance_count|inf_config_list/],
@@ -214,6 +222,9 @@ export function taskForms(datasetId, onCreated, initial = 'auto-label') {
       } catch (ex) {
         const name = fieldOfMessage(ex.message);
         if (!(name && fieldError(form, name, `${ex.code}: ${ex.message}`))) setError(err, ex);
+        const next = NEXT_STEP[ex.code];
+        if (next && err.hidden) setError(err, ex);
+        if (next) err.append(h('span.next-step', ' ', next.text, ' ', h('a', { href: `#/datasets/${encodeURIComponent(datasetId)}/label${next.query}` }, next.link), '.'));
       } finally {
         submit.disabled = false;
       }

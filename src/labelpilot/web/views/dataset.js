@@ -3,7 +3,7 @@
 import { Api } from '../lib/api.js';
 import { clearFieldErrors, errorBox, field, fieldError, h, replace, select, spinner } from '../lib/dom.js';
 import { counters, datasetHeader, emptyState, pager } from '../lib/layout.js';
-import { sampleGrid } from '../lib/samplegrid.js';
+import { labelHref, sampleGrid } from '../lib/samplegrid.js';
 import { taskForms } from '../lib/taskforms.js';
 
 const STATES = [
@@ -97,7 +97,7 @@ export async function render(ctx) {
           load();
         },
       });
-      replace(results, paging, data.samples.length ? sampleGrid(id, data.samples, views.signal) : emptyState('No sample matches these filters.'));
+      replace(results, paging, data.samples.length ? sampleGrid(id, data.samples, views.signal, {}, (s) => labelHref(id, s, state)) : emptyState('No sample matches these filters.'));
     } catch (ex) {
       replace(results, errorBox(ex));
     }

@@ -3,8 +3,9 @@
 import { Api, updateSamplesChunked } from '../lib/api.js';
 import { errorBox, h, replace, setError, spinner } from '../lib/dom.js';
 import { plural, taskTime } from '../lib/format.js';
+import { refuseUnknownLabel } from '../lib/labels.js';
 import { counters, datasetHeader, emptyState, pager, setCounters } from '../lib/layout.js';
-import { sampleGrid } from '../lib/samplegrid.js';
+import { labelHref, sampleGrid } from '../lib/samplegrid.js';
 
 const condition = (prop, group) => [{ metadata: { props: { [prop]: [String(group)] } } }];
 
@@ -92,7 +93,7 @@ export async function render(ctx) {
           h('button.secondary', { type: 'button', disabled: idx <= 0, on: { click: () => step(-1) } }, '‹ Previous group'),
           h('button.secondary', { type: 'button', disabled: idx >= groups.length - 1, on: { click: () => step(1) } }, 'Next group ›'),
         ),
-        data.samples.length ? sampleGrid(id, data.samples, views.signal, { 'aria-label': `Samples of group ${state.group}` }) : emptyState('This group is empty now.'),
+        data.samples.length ? sampleGrid(id, data.samples, views.signal, { 'aria-label': `Samples of group ${state.group}` }, (s) => labelHref(id, s)) : emptyState('This group is empty now.'),
         pager({
           total: data.sample_count,
           page: state.page,
@@ -131,6 +132,10 @@ export async function render(ctx) {
     const name = labelInput.value.trim();
     if (!name) {
       setError(err, new Error('Type or pick a label name.'));
+      labelInput.focus();
+      return;
+    }
+    if (refuseUnknownLabel(ds, name, err, () => form.requestSubmit())) {
       labelInput.focus();
       return;
     }

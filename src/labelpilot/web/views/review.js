@@ -4,6 +4,7 @@
 import { Api, updateSamplesChunked } from '../lib/api.js';
 import { errorBox, h, replace, setError, spinner } from '../lib/dom.js';
 import { plural, reasonText, score } from '../lib/format.js';
+import { refuseUnknownLabel } from '../lib/labels.js';
 import { counters, datasetHeader, emptyState, pager, setCounters } from '../lib/layout.js';
 import { preview } from '../lib/thumbs.js';
 
@@ -172,6 +173,10 @@ export async function render(ctx) {
     const newLabel = labelInput.value.trim();
     if (kind === 'change' && !newLabel) {
       setError(err, new Error('Type or pick the label to give the selected samples.'));
+      labelInput.focus();
+      return;
+    }
+    if (kind === 'change' && refuseUnknownLabel(ds, newLabel, err, () => act('change'))) {
       labelInput.focus();
       return;
     }
