@@ -239,7 +239,7 @@ def test_start_slow_task_from_form_watch_progress_and_stop(page: Page, server: L
     page.get_by_role("radio", name="Auto deploy").check()
     form = page.locator("form[data-kind=auto-deploy]")
     form.get_by_label("Instances", exact=True).fill("0")
-    form.get_by_label("Service name").fill("slow-deploy")
+    form.get_by_label("Task name").fill("slow-deploy")
     form.get_by_label("Parameter name").fill("batches")
     form.get_by_label("Parameter value").fill("200")
     form.get_by_role("button", name="Add parameter").click()
@@ -247,7 +247,7 @@ def test_start_slow_task_from_form_watch_progress_and_stop(page: Page, server: L
     form.get_by_label("Parameter value").nth(1).fill("0.1")
     form.get_by_role("button", name="Start auto deploy").click()
     expect(form.locator("[data-field=instance_count] .field-error")).to_have_text(
-        "config.inf_config_list[0].instance_count must be an integer of at least 1"
+        "Give a whole number of instances, 1 or more."
     )
     form.get_by_label("Instances", exact=True).fill("1")
     form.get_by_role("button", name="Start auto deploy").click()
@@ -419,7 +419,7 @@ def test_auto_label_from_the_form(page: Page, server: LiveServer, tmp_path: Path
     form.get_by_label("Confidence scope").fill("0.9-0.1")
     form.get_by_role("button", name="Start auto label").click()
     expect(form.locator("[data-field=confidence_scope] .field-error")).to_contain_text(
-        "config.confidence_scope must look like 'min-max'"
+        "Write two scores from 0 to 1 as min-max"
     )
     form.get_by_label("Confidence scope").fill("0.10-0.90")
     form.get_by_label("Auto-accept precision (optional)").fill("1.5")
@@ -454,7 +454,7 @@ def test_auto_grouping_from_the_form_then_label_a_group(
     form.get_by_label("Number of groups").fill("1")
     form.get_by_role("button", name="Start auto grouping").click()
     expect(form.locator("[data-field=n_clusters] .field-error")).to_have_text(
-        "config.n_clusters must be between 2 and 200"
+        "Give a whole number of groups from 2 to 200."
     )
     form.get_by_label("Number of groups").fill("30")  # not below the 24 unlabeled images
     form.get_by_role("button", name="Start auto grouping").click()
@@ -476,6 +476,8 @@ def test_auto_grouping_from_the_form_then_label_a_group(
     groups = page.get_by_role("tablist", name="Groups").get_by_role("tab")
     expect(groups).to_have_count(3)
     sizes = [int(groups.nth(i).locator(".count").inner_text()) for i in range(3)]
+    # the button reads "Group 0: 8 samples", not "Group 08"
+    expect(groups.nth(0)).to_have_accessible_name(re.compile(rf"^Group \d+: {sizes[0]} samples?$"))
     assert sum(sizes) == 24
     expect(page.locator(".grid .card")).to_have_count(sizes[0])
     page.get_by_label("Label for every sample of this group").fill("shape-a")
@@ -516,7 +518,7 @@ def test_pre_label_from_the_form_with_a_registered_model(
     page.get_by_role("radio", name="Pre-label").check()
     form = page.locator("form[data-kind=pre-label]")
     form.get_by_role("button", name="Start pre-label").click()
-    expect(form.locator("[data-field=model_id] .field-error")).to_contain_text("model_id")
+    expect(form.locator("[data-field=model_id] .field-error")).to_contain_text("Choose the model")
     # the registered model is offered as a suggestion
     expect(form.locator(f"datalist option[value='{model_id}']")).to_have_count(1)
     form.get_by_label("Model ID").fill(model_id)

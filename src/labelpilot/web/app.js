@@ -2,7 +2,7 @@
 // Each view gets a context whose `signal` aborts when the route changes (timers, fetches).
 // Views: render(ctx) with ctx = {params, query, signal, root, navigate, replaceQuery, title}.
 
-import { clearSession, session } from './lib/api.js';
+import { borrowSession, clearSession, session } from './lib/api.js';
 import { errorBox, h, replace } from './lib/dom.js';
 
 const ROUTES = [
@@ -65,7 +65,7 @@ async function route() {
   const { path, query } = parseHash();
   const found = ROUTES.map(([re, load, auth = true, names = []]) => ({ m: re.exec(path), load, auth, names })).find((r) => r.m);
   if (!found) return navigate('/datasets');
-  if (found.auth && !session()) return navigate('/login', { next: location.hash.slice(1) });
+  if (found.auth && !session() && !(await borrowSession())) return navigate('/login', { next: location.hash.slice(1) });
   current?.abort();
   const controller = new AbortController();
   current = controller;
@@ -95,9 +95,19 @@ async function route() {
   if (!controller.signal.aborted && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
+/** The page to come back to after signing in again (not the sign-in page itself). */
+function here() {
+  const { path } = parseHash();
+  return path.startsWith('/login') ? '' : location.hash.slice(1);
+}
+
 window.addEventListener('labelpilot:signed-out', (e) => {
+  const next = here();
   clearSession();
-  navigate('/login', { reason: e.detail || 'Your session has ended' });
+  navigate('/login', { reason: e.detail || 'Your session has ended', next });
+});
+window.addEventListener('labelpilot:session-ended', () => {
+  navigate('/login', { reason: 'Signed out in another tab', next: here() });
 });
 document.querySelector('.skip')?.addEventListener('click', (e) => {
   e.preventDefault();

@@ -23,8 +23,44 @@ export function saveSession(projectId, token) {
   sessionStorage.setItem(KEY, JSON.stringify({ project_id: projectId, token }));
 }
 
+// Tabs of this console share the sign-in without writing the token to disk: a new tab asks the
+// open ones (BroadcastChannel, same origin only) and keeps the answer in its own sessionStorage;
+// signing out in one tab signs out all. See docs/security.md.
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('labelpilot.session') : null;
+channel?.addEventListener('message', (e) => {
+  const m = e.data || {};
+  if (m.type === 'ask' && session()) channel.postMessage({ type: 'session', session: session() });
+  if (m.type === 'signed-out' && session()) {
+    sessionStorage.removeItem(KEY);
+    window.dispatchEvent(new CustomEvent('labelpilot:session-ended'));
+  }
+});
+
+/** Signed in here, or in another open tab of the console (asked for up to `ms`). */
+export function borrowSession(ms = 300) {
+  if (session() || !channel) return Promise.resolve(Boolean(session()));
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      clearTimeout(timer);
+      channel.removeEventListener('message', onMessage);
+      resolve(ok);
+    };
+    const onMessage = (e) => {
+      const s = e.data?.type === 'session' ? e.data.session : null;
+      if (s && s.project_id && s.token) {
+        saveSession(s.project_id, s.token);
+        done(true);
+      }
+    };
+    const timer = setTimeout(() => done(false), ms);
+    channel.addEventListener('message', onMessage);
+    channel.postMessage({ type: 'ask' });
+  });
+}
+
 export function clearSession() {
   sessionStorage.removeItem(KEY);
+  channel?.postMessage({ type: 'signed-out' });
 }
 
 export function queryString(params = {}) {

@@ -15,7 +15,7 @@ function instanceCount() {
 
 function checkInstances(form, errors) {
   const n = num(form, 'instance_count');
-  if (n === null || !Number.isInteger(n) || n < 1) errors.push(['instance_count', 'config.inf_config_list[0].instance_count must be an integer of at least 1']);
+  if (n === null || !Number.isInteger(n) || n < 1) errors.push(['instance_count', 'Give a whole number of instances, 1 or more.']);
   return n;
 }
 
@@ -58,11 +58,11 @@ export const FORMS = {
       const scope = text(form, 'confidence_scope');
       const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(scope);
       if (!m || Number(m[1]) < 0 || Number(m[2]) > 1 || Number(m[1]) >= Number(m[2])) {
-        errors.push(['confidence_scope', "config.confidence_scope must look like 'min-max' with 0 ≤ min < max ≤ 1, e.g. '0.10-0.90'"]);
+        errors.push(['confidence_scope', 'Write two scores from 0 to 1 as min-max, the smaller first, e.g. 0.10-0.90.']);
       }
       const precision = num(form, 'auto_accept_precision');
       if (precision !== null && !(precision > 0 && precision < 1)) {
-        errors.push(['auto_accept_precision', 'config.auto_accept_precision must be greater than 0 and less than 1']);
+        errors.push(['auto_accept_precision', 'Give a precision between 0 and 1 (e.g. 0.95), or leave it empty.']);
       }
       const config = { algorithm_type: form.elements.algorithm_type.value, confidence_scope: scope };
       if (precision !== null) config.auto_accept_precision = precision;
@@ -78,7 +78,7 @@ export const FORMS = {
     ],
     body(form, errors) {
       const modelId = text(form, 'model_id');
-      if (!modelId) errors.push(['model_id', 'model_id is required for a pre-label task']);
+      if (!modelId) errors.push(['model_id', 'Choose the model that labels the samples.']);
       const n = checkInstances(form, errors);
       return {
         task_type: 'pre-label',
@@ -111,7 +111,7 @@ export const FORMS = {
     },
     body(form, errors) {
       const n = num(form, 'n_clusters');
-      if (n === null || !Number.isInteger(n) || n < 2 || n > 200) errors.push(['n_clusters', 'config.n_clusters must be between 2 and 200']);
+      if (n === null || !Number.isInteger(n) || n < 2 || n > 200) errors.push(['n_clusters', 'Give a whole number of groups from 2 to 200.']);
       const resultType = Number(form.elements.result_type.value);
       const config = {
         n_clusters: n,
@@ -122,7 +122,7 @@ export const FORMS = {
       };
       if (resultType === 1) {
         config.property = text(form, 'property');
-        if (!config.property) errors.push(['property', 'config.property is required when result_type is 1']);
+        if (!config.property) errors.push(['property', 'Name the attribute that receives each sample\'s group.']);
       }
       return { task_type: 'auto-grouping', config };
     },
@@ -132,7 +132,7 @@ export const FORMS = {
     fields: () => {
       const rows = h('div.params', paramRow());
       return [
-        field('Service name', h('input', { name: 'name', maxlength: 64, spellcheck: 'false', placeholder: 'generated when empty' })),
+        field('Task name', h('input', { name: 'name', maxlength: 64, spellcheck: 'false', placeholder: 'generated when empty' }), 'Names this task and its training job; the service is named after the model it trains.'),
         h(
           'fieldset.field',
           { dataset: { field: 'parameters' } },
@@ -150,7 +150,7 @@ export const FORMS = {
         const label = row.querySelector('[name=param_label]').value.trim();
         const value = row.querySelector('[name=param_value]').value.trim();
         if (!label && !value) continue;
-        if (!label) errors.push(['parameters', 'config.parameters: every value needs a label']);
+        if (!label) errors.push(['parameters', 'Every parameter value needs a name.']);
         parameters.push({ label, value });
       }
       const n = checkInstances(form, errors);

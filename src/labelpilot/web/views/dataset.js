@@ -120,8 +120,14 @@ export async function render(ctx) {
         }),
         results,
       ),
-      h('aside', forms),
+      h('aside', { id: 'start-task' }, forms),
     ),
   );
+  // Opened for a kind (e.g. "Start a task" on the task list): the form comes into view at once,
+  // also on a phone where it sits below the samples.
+  if (ctx.query.kind) {
+    forms.scrollIntoView({ block: 'start' });
+    forms.querySelector('input:checked')?.focus({ preventScroll: true });
+  }
   await load();
 }

@@ -55,6 +55,8 @@ export async function render(ctx) {
             type: 'button',
             role: 'tab',
             'aria-selected': String(g === state.group),
+            'aria-label': `Group ${g}: ${plural(n, 'sample')}`,
+            title: `Group ${g}: ${plural(n, 'sample')}`,
             dataset: { group: g },
             on: {
               click: () => {

@@ -46,6 +46,9 @@ export async function render(ctx) {
     page: Number(ctx.query.page) || 0,
     size: sizes.includes(Number(ctx.query.size)) ? Number(ctx.query.size) : 10,
   };
+  // "Start a task" opens the form of the kind shown (the default view: auto label).
+  const startHref = () => `#/datasets/${encodeURIComponent(id)}?kind=${encodeURIComponent(state.type || 'auto-label')}`;
+  const startLink = h('a.button.primary', { href: startHref() }, 'Start a task');
   const banner = h('div.banner', { role: 'status', hidden: true }, 'An auto-deploy task is running on this dataset: the model is being trained and deployed.');
   const list = h('div', spinner());
   const err = errorBox(null);
@@ -93,6 +96,7 @@ export async function render(ctx) {
   async function load() {
     const mine = ++seq;
     ctx.replaceQuery({ type: state.type, name: state.name, page: state.page || '', size: state.size === 10 ? '' : state.size });
+    startLink.href = startHref();
     try {
       const data = await Api.listTasks(id, { type: state.type, task_name: state.name, limit: state.size, offset: state.page });
       if (ctx.signal.aborted || mine !== seq) return;
@@ -152,7 +156,7 @@ export async function render(ctx) {
 
   replace(
     ctx.root,
-    datasetHeader(ds, '/tasks', h('a.button.primary', { href: `#/datasets/${encodeURIComponent(id)}` }, 'Start a task')),
+    datasetHeader(ds, '/tasks', startLink),
     banner,
     h('div.toolbar.spread', tabs, search),
     err,
